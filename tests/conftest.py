@@ -1,0 +1,38 @@
+"""Shared fixtures. Unit tests use small synthetic domains (fast); data and claims tests use the embedded
+digits (built once into data/cache/ and reused)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from uda_nb.data import Domain, Task
+
+
+def toy_domain(name: str, n: int = 64, seed: int = 0, shift: float = 0.0, labeled: bool = True,
+               channels: int = 3, size: int = 32) -> Domain:
+    """Random images whose class sets the brightness of a square (learnable), plus a domain ``shift``."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    images = torch.rand(n, channels, size, size, generator=g) * 0.3 + shift
+    images[:, :, 8:24, 8:24] += labels.view(-1, 1, 1, 1).float() / 15.0
+    return Domain(name, "train", images.clamp(0, 1), labels if labeled else None, tuple(map(str, range(10))))
+
+
+def toy_task(n: int = 64, seed: int = 0) -> Task:
+    src = toy_domain("toy_src", n, seed)
+    tgt = toy_domain("toy_tgt", n, seed + 1, shift=0.4)
+    return Task(source=src, target=tgt.unlabeled(), source_test=toy_domain("toy_src", n, seed + 2),
+                target_test=toy_domain("toy_tgt", n, seed + 3, shift=0.4))
+
+
+@pytest.fixture
+def task() -> Task:
+    return toy_task()
+
+
+@pytest.fixture
+def isolated_data(tmp_path, monkeypatch):
+    """Point UDA_NB_DATA at a temporary folder (run caches land there)."""
+    monkeypatch.setenv("UDA_NB_DATA", str(tmp_path))
+    return tmp_path

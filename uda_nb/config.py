@@ -1,0 +1,133 @@
+"""Budgets, device, paths and seeding: the few settings every notebook and test shares.
+
+A notebook's first cell (tagged ``parameters`` for papermill) sets ``BUDGET = None``; :func:`resolve_budget`
+turns ``None`` into the value of ``UDA_NB_BUDGET`` (default ``"report"``). Budgets are named sizes of an
+experiment; each notebook reads its numbers from :data:`BUDGETS` so that one switch scales everything.
+
+Environment variables
+---------------------
+``UDA_NB_BUDGET``      smoke | report | paper (default report)
+``UDA_NB_DEVICE``      e.g. ``cpu``, ``cuda``, ``cuda:1`` (default: CUDA if available, else CPU)
+``UDA_NB_DATA``        folder for generated datasets and result caches (default ``<repo>/data``)
+``UDA_NB_CLAIMS_DIR``  where notebooks write ``<notebook>.claims.json`` (default ``<data>/claims``;
+                       ``make reports`` points it at ``reports/``)
+``UDA_NB_QUIET``       1 to hide progress bars (set automatically when ``CI`` is set)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work one experiment may do.
+
+    ``steps``: optimiser steps per training run; ``batch_size``: images per domain per step (DANN's
+    128-image batch is 64 source + 64 target); ``seeds``: how many seeds a results table averages;
+    ``eval_every``: steps between evaluations logged in the history; ``eval_samples``: images per domain
+    used for in-training logging (final metrics always use the whole test split); ``tsne_points``: points
+    per domain in t-SNE figures; ``adist_samples``: points per domain for proxy A-distance.
+    """
+
+    name: str
+    steps: int
+    batch_size: int
+    seeds: int
+    eval_every: int
+    eval_samples: int
+    tsne_points: int
+    adist_samples: int
+
+    def scaled(self, **changes) -> "Budget":
+        """A copy with some fields changed (``budget.scaled(steps=500)``)."""
+        return replace(self, **changes)
+
+
+BUDGETS: dict[str, Budget] = {
+    # Enough to run every cell and exercise every code path: seconds per notebook.
+    "smoke": Budget("smoke", steps=40, batch_size=32, seeds=1, eval_every=20, eval_samples=200,
+                    tsne_points=150, adist_samples=200),
+    # The executed reports on a 2-core laptop CPU: minutes per notebook.
+    "report": Budget("report", steps=1500, batch_size=64, seeds=3, eval_every=250, eval_samples=1000,
+                     tsne_points=500, adist_samples=500),
+    # The papers' budgets, for a GPU and the real datasets.
+    "paper": Budget("paper", steps=30000, batch_size=64, seeds=5, eval_every=1000, eval_samples=5000,
+                    tsne_points=1000, adist_samples=2000),
+}
+
+
+def resolve_budget(budget: str | Budget | None = None) -> Budget:
+    """The :class:`Budget` for a name, ``None`` meaning ``$UDA_NB_BUDGET`` (default ``report``)."""
+    if isinstance(budget, Budget):
+        return budget
+    name = budget if budget is not None else os.environ.get("UDA_NB_BUDGET", "report")
+    name = name.strip().lower()
+    if name not in BUDGETS:
+        raise ValueError(f"Unknown budget {name!r}: choose one of {sorted(BUDGETS)} "
+                         f"(set BUDGET in the notebook's parameters cell or UDA_NB_BUDGET).")
+    return BUDGETS[name]
+
+
+def get_device(device: str | torch.device | None = None) -> torch.device:
+    """The training device: the argument, else ``$UDA_NB_DEVICE``, else CUDA when available, else CPU."""
+    choice = device if device is not None else os.environ.get("UDA_NB_DEVICE")
+    if choice is None or choice == "":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(choice)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"Device {choice!r} was requested but CUDA is not available here; "
+                           "unset UDA_NB_DEVICE or set it to 'cpu'.")
+    return dev
+
+
+def data_dir() -> Path:
+    """Root for generated datasets and caches: ``$UDA_NB_DATA`` or ``<repo>/data``."""
+    return Path(os.environ.get("UDA_NB_DATA", REPO_ROOT / "data"))
+
+
+def cache_dir(kind: str) -> Path:
+    """A sub-folder of :func:`data_dir` (``datasets``, ``runs``, ...), created on demand."""
+    path = data_dir() / "cache" / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def reports_dir() -> Path:
+    """The committed executed reports: ``<repo>/reports``."""
+    return REPO_ROOT / "reports"
+
+
+def claims_dir() -> Path:
+    """Where notebooks write their claims tables (``$UDA_NB_CLAIMS_DIR`` or ``<data>/claims``)."""
+    path = Path(os.environ.get("UDA_NB_CLAIMS_DIR", data_dir() / "claims"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def quiet() -> bool:
+    """True when progress bars should be hidden (``UDA_NB_QUIET=1`` or running under CI)."""
+    flag = os.environ.get("UDA_NB_QUIET")
+    if flag is not None:
+        return flag not in ("", "0", "false", "False")
+    return bool(os.environ.get("CI"))
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA) and return a fresh CPU ``torch.Generator`` with that seed.
+
+    Library code never reseeds the global RNGs behind a caller's back; it takes explicit generators.
+    This is for the top of a notebook or a training run.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,180 @@
+"""`Domain` (images, labels, metadata) and `Task` (sources + target), with the checks that keep them honest.
+
+The one rule this module enforces: a task's *training* view of the target has no labels at all
+(``task.target.labels is None``), so no training step can read them by accident. Target labels exist only in
+``task.target_test`` (evaluation and logging) and in :func:`uda_nb.data.oracle_task`, the single, named place
+where the train-on-target upper bound is allowed to see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One split of one domain held in memory.
+
+    images: ``(N, C, H, W)`` float32 in ``[0, 1]``; labels: ``(N,)`` int64 class indices, or ``None`` for an
+    unlabeled view. ``class_names`` has one entry per class; ``meta`` carries anything else (keypoint
+    names, skeleton, groups, how it was generated).
+    """
+
+    name: str
+    split: str
+    images: torch.Tensor
+    labels: torch.Tensor | None
+    class_names: tuple[str, ...] = ()
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.images, torch.Tensor) or self.images.dim() != 4:
+            shape = tuple(getattr(self.images, "shape", ()))
+            raise ValueError(f"Domain {self.name!r} ({self.split}): images must be a 4-D tensor (N, C, H, W), "
+                             f"got shape {shape}. Add a channel axis for grey images (x[:, None]).")
+        if len(self.images) == 0:
+            raise ValueError(f"Domain {self.name!r} ({self.split}) is empty: it has no images. Check the data "
+                             "folder or the split sizes you asked for.")
+        if self.labels is not None:
+            if self.labels.shape != (len(self.images),):
+                raise ValueError(f"Domain {self.name!r} ({self.split}): {len(self.images)} images but labels of "
+                                 f"shape {tuple(self.labels.shape)}; expected ({len(self.images)},).")
+            if self.class_names and int(self.labels.max()) >= len(self.class_names):
+                raise ValueError(f"Domain {self.name!r} ({self.split}): label {int(self.labels.max())} is out of "
+                                 f"range for {len(self.class_names)} classes {self.class_names}.")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one image."""
+        return tuple(self.images.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def has_labels(self) -> bool:
+        return self.labels is not None
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    def unlabeled(self) -> "Domain":
+        """The same images with the labels removed: the only view of a target that training may see."""
+        return replace(self, labels=None, meta={**self.meta, "unlabeled": True})
+
+    def to(self, device: torch.device | str) -> "Domain":
+        """A copy on ``device`` (a no-op when already there)."""
+        device = torch.device(device)
+        if self.images.device == device:
+            return self
+        labels = None if self.labels is None else self.labels.to(device)
+        return replace(self, images=self.images.to(device), labels=labels)
+
+    def subset(self, index: torch.Tensor | slice) -> "Domain":
+        """The images (and labels) at ``index``."""
+        labels = None if self.labels is None else self.labels[index]
+        return replace(self, images=self.images[index], labels=labels)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> "Domain":
+        """At most ``n`` images drawn without replacement (all of them, in order, when ``n >= len``)."""
+        if n >= len(self):
+            return self
+        index = torch.randperm(len(self), generator=generator)[:n].to(self.device)
+        return self.subset(index)
+
+    def __repr__(self) -> str:
+        lab = "labeled" if self.has_labels else "UNLABELED"
+        return f"Domain({self.name!r}, {self.split}, n={len(self)}, shape={self.image_shape}, {lab})"
+
+
+def concat_domains(domains: list[Domain], name: str | None = None) -> Domain:
+    """Merge several domains into one (DRT's multi-source setting treats the sources as one set).
+
+    Shapes and class names must agree. The merged domain's ``meta['parts']`` keeps a domain index per image
+    (``(N,)`` int64) for plots; methods that promise "no domain labels" must not read it.
+    """
+    if not domains:
+        raise ValueError("concat_domains needs at least one domain.")
+    first = domains[0]
+    for d in domains[1:]:
+        check_compatible(first, d)
+    labeled = all(d.has_labels for d in domains)
+    parts = torch.cat([torch.full((len(d),), i, dtype=torch.long) for i, d in enumerate(domains)])
+    return Domain(
+        name=name or "+".join(d.name for d in domains),
+        split=first.split,
+        images=torch.cat([d.images.to(first.device) for d in domains]),
+        labels=torch.cat([d.labels.to(first.device) for d in domains]) if labeled else None,
+        class_names=first.class_names,
+        meta={"parts": parts, "part_names": [d.name for d in domains]},
+    )
+
+
+def check_compatible(a: Domain, b: Domain) -> None:
+    """Raise a clear error when two domains cannot be used together (image shape, channels, classes)."""
+    if a.image_shape != b.image_shape:
+        ca, cb = a.image_shape[0], b.image_shape[0]
+        hint = (f"channel counts differ ({ca} vs {cb}): convert grey images to 3 channels "
+                "(x.expand(-1, 3, -1, -1)) or drop colour" if ca != cb else
+                "resize both to one size (torch.nn.functional.interpolate)")
+        raise ValueError(f"Domains {a.name!r} and {b.name!r} have different image shapes {a.image_shape} vs "
+                         f"{b.image_shape}: {hint}.")
+    if a.class_names and b.class_names and tuple(a.class_names) != tuple(b.class_names):
+        raise ValueError(f"Domains {a.name!r} and {b.name!r} disagree on their classes "
+                         f"({len(a.class_names)} vs {len(b.class_names)}: {a.class_names[:5]}... vs "
+                         f"{b.class_names[:5]}...). Use the same class list (and order) in both.")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A UDA task: labeled source(s) and an unlabeled target for training; test splits for evaluation.
+
+    ``source``: labeled training images (several sources arrive merged, see :func:`concat_domains`);
+    ``target``: the target's training images, *without labels*; ``source_test``: held-out source images,
+    the source-validation set usable for model selection; ``target_test``: held-out target images used only
+    to report (and log) accuracy, never to choose anything.
+    """
+
+    source: Domain
+    target: Domain
+    source_test: Domain
+    target_test: Domain
+    name: str = ""
+
+    def __post_init__(self):
+        if self.target.has_labels:
+            raise ValueError("Task.target must be the unlabeled training view of the target domain: pass "
+                             "domain.unlabeled(). Target labels may only be used for evaluation (target_test).")
+        if not self.source.has_labels:
+            raise ValueError(f"Task.source {self.source.name!r} has no labels; the source domain must be labeled.")
+        for other in (self.target, self.source_test, self.target_test):
+            check_compatible(self.source, other)
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.source.name}->{self.target.name}")
+
+    @property
+    def num_classes(self) -> int:
+        return self.source.num_classes
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.source.image_shape
+
+    @property
+    def device(self) -> torch.device:
+        return self.source.device
+
+    def to(self, device: torch.device | str) -> "Task":
+        return replace(self, source=self.source.to(device), target=self.target.to(device),
+                       source_test=self.source_test.to(device), target_test=self.target_test.to(device))
+
+    def __repr__(self) -> str:
+        return (f"Task({self.name}: source={len(self.source)} labeled, target={len(self.target)} unlabeled, "
+                f"source_test={len(self.source_test)}, target_test={len(self.target_test)})")

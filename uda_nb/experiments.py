@@ -1,0 +1,210 @@
+"""Run a method over seeds with results cached on disk, and summarise them as mean +- std tables.
+
+A :class:`RunSpec` is the full configuration of one training run except its seed. ``run(spec, seed)`` looks
+for ``data/cache/runs/<key>/`` (key = hash of the spec, the seed, the device type and :data:`RUNS_VERSION`),
+and otherwise trains, then writes ``model.pt``, ``extras.pt`` and finally ``result.json`` (each atomically;
+``result.json`` last, so its presence means the entry is complete). A corrupt entry is recomputed with a
+warning. Bump :data:`RUNS_VERSION` when a change to the code changes results.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import methods
+from .cache import atomic_write, config_key, load_json, save_json
+from .config import Budget, cache_dir, get_device, seed_everything
+from .data import make_task, oracle_task
+from .data.domain import Task
+from .metrics import gap_covered, mean_std
+from .train import ADistanceLogger, FeatureSnapshots, FitResult, fit
+
+RUNS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines a training run but its seed.
+
+    method: ``source_only``, ``oracle`` (source-only on the labeled target: the upper bound) or ``dann``.
+    model: options of :func:`uda_nb.methods.create` for the network (``norm``, ``batch_norm``, ...);
+    options: the method's own options (``gamma``, ``lambda_max``, ...). adist_samples / snapshot_samples:
+    per-domain sample sizes for the A-distance curve and the feature snapshots (0 = off).
+    """
+
+    method: str
+    source: str | tuple[str, ...] = "mnist"
+    target: str = "mnistm"
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "dann"
+    model: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    eval_every: int | None = None
+    eval_samples: int | None = 1000
+    adist_samples: int = 0
+    snapshot_samples: int = 0
+    data_seed: int = 0
+
+    @classmethod
+    def from_budget(cls, method: str, budget: Budget, **overrides) -> "RunSpec":
+        """A spec sized by a :class:`~uda_nb.config.Budget` (steps, batch size, evaluation cadence)."""
+        base = dict(steps=budget.steps, batch_size=budget.batch_size, eval_every=budget.eval_every,
+                    eval_samples=budget.eval_samples)
+        return cls(method=method, **{**base, **overrides})
+
+    def with_method(self, method: str, **changes) -> "RunSpec":
+        return replace(self, method=method, **changes)
+
+
+@dataclass
+class RunResult:
+    """One finished run: ``final`` metrics (full test splits), the ``history`` table, the trained ``method``
+    (in eval mode on the CPU) and ``extras`` (feature snapshots). ``cached`` says whether it was loaded."""
+
+    spec: RunSpec
+    seed: int
+    final: dict
+    history: pd.DataFrame
+    seconds: float
+    method: methods.Method
+    extras: dict
+    cached: bool = False
+
+
+def build_task(spec: RunSpec, device=None) -> Task:
+    """The task a spec trains on (the oracle task for ``method='oracle'``)."""
+    source = list(spec.source) if isinstance(spec.source, tuple) else spec.source
+    task = make_task(source, spec.target, seed=spec.data_seed, device=device)
+    return oracle_task(task) if spec.method == "oracle" else task
+
+
+def build_method(spec: RunSpec, task: Task) -> methods.Method:
+    name = "source_only" if spec.method == "oracle" else spec.method
+    return methods.create(name, task.num_classes, task.image_shape, **spec.model, **spec.options)
+
+
+def run_key(spec: RunSpec, seed: int, device: torch.device) -> str:
+    return config_key({"spec": asdict(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION})
+
+
+def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: bool | None = None,
+        task: Task | None = None) -> RunResult:
+    """Train ``spec`` with ``seed`` (or load the cached result). Deterministic on the CPU for a given seed."""
+    device = get_device(device)
+    folder = cache_dir("runs") / run_key(spec, seed, device)
+    if cache:
+        loaded = _load(folder, spec, seed, task)
+        if loaded is not None:
+            return loaded
+    task = task if task is not None else build_task(spec, device)
+    seed_everything(seed)  # model initialisation and dropout
+    method = build_method(spec, task)
+    callbacks = []
+    if spec.adist_samples:
+        callbacks.append(ADistanceLogger(spec.adist_samples, seed=seed))
+    snaps = FeatureSnapshots(spec.snapshot_samples, seed=seed) if spec.snapshot_samples else None
+    if snaps is not None:
+        callbacks.append(snaps)
+    result: FitResult = fit(method, task, spec.steps, spec.batch_size, lr=spec.lr, momentum=spec.momentum,
+                            weight_decay=spec.weight_decay, schedule=spec.schedule, eval_every=spec.eval_every,
+                            eval_samples=spec.eval_samples, seed=seed, device=device, callbacks=tuple(callbacks),
+                            progress=progress, desc=f"{spec.method} seed {seed}")
+    extras = {}
+    if snaps is not None:
+        extras = {"snapshots": snaps.snapshots, "snapshot_source_labels": snaps.source.labels.cpu(),
+                  "snapshot_target_labels": snaps.target.labels.cpu()}
+    method = result.method.cpu().eval()
+    out = RunResult(spec, seed, result.final, result.history, result.seconds, method, extras)
+    if cache:
+        _save(folder, out)
+    return out
+
+
+def run_seeds(spec: RunSpec, seeds, **kwargs) -> list[RunResult]:
+    """``run(spec, seed)`` for each seed (cached)."""
+    return [run(spec, int(s), **kwargs) for s in seeds]
+
+
+def run_grid(specs: dict[str, RunSpec], seeds, **kwargs) -> dict[str, list[RunResult]]:
+    """Every spec over every seed: ``{label: [RunResult per seed]}``."""
+    return {label: run_seeds(spec, seeds, **kwargs) for label, spec in specs.items()}
+
+
+def _torch_bytes(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def _save(folder: Path, res: RunResult) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / "model.pt", _torch_bytes(res.method.state_dict()))
+    atomic_write(folder / "extras.pt", _torch_bytes(res.extras))
+    save_json(folder / "result.json", {"spec": asdict(res.spec), "seed": res.seed, "final": res.final,
+                                       "seconds": res.seconds, "history": res.history.to_dict(orient="list")})
+
+
+def _load(folder: Path, spec: RunSpec, seed: int, task: Task | None) -> RunResult | None:
+    meta = load_json(folder / "result.json")
+    if meta is None:
+        return None
+    try:
+        shapes = task if task is not None else build_task(spec, "cpu")
+        method = build_method(spec, shapes)
+        method.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+        extras = torch.load(folder / "extras.pt", map_location="cpu", weights_only=False)
+    except Exception as exc:
+        warnings.warn(f"Cached run {folder.name} is corrupt ({exc}); recomputing it.", stacklevel=3)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return RunResult(spec, seed, meta["final"], pd.DataFrame(meta["history"]), meta["seconds"], method.eval(),
+                     extras, cached=True)
+
+
+# ----------------------------------------------------------------------------------------------- tables
+
+
+def format_mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
+    """``"76.7 +- 1.2"`` from per-seed values (scaled, e.g. accuracies to percent)."""
+    m, s = mean_std(np.asarray(list(values)) * scale)
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def summary_table(results: dict[str, list[RunResult]], metric: str = "target_acc",
+                  paper: dict[str, float] | None = None, scale: float = 100.0) -> pd.DataFrame:
+    """One row per method: mean, std, ``mean ± std`` (in percent by default), the paper's number, seeds."""
+    rows = []
+    for label, runs in results.items():
+        vals = np.array([r.final[metric] for r in runs]) * scale
+        m, s = mean_std(vals)
+        rows.append({"method": label, "mean": m, "std": s, "ours": f"{m:.1f} ± {s:.1f}",
+                     "paper": (paper or {}).get(label, np.nan), "seeds": len(vals)})
+    return pd.DataFrame(rows).set_index("method")
+
+
+def gap_covered_per_seed(method: list[RunResult], source_only: list[RunResult], oracle: list[RunResult],
+                         metric: str = "target_acc") -> np.ndarray:
+    """Gap covered for each seed, pairing the runs of the three rows by seed."""
+    by_seed = lambda runs: {r.seed: r.final[metric] for r in runs}  # noqa: E731
+    m, s, o = by_seed(method), by_seed(source_only), by_seed(oracle)
+    seeds = sorted(set(m) & set(s) & set(o))
+    if not seeds:
+        raise ValueError("gap_covered_per_seed: the three result lists share no seed.")
+    return np.array([gap_covered(m[k], s[k], o[k]) for k in seeds])
+
+
+def history_frame(runs: list[RunResult]) -> pd.DataFrame:
+    """The histories of several seeds stacked into one long table with a ``seed`` column."""
+    return pd.concat([r.history.assign(seed=r.seed) for r in runs], ignore_index=True)

@@ -1,0 +1,88 @@
+"""The contract every method follows, so that one ``fit()`` trains them all.
+
+A method is an ``nn.Module`` that owns its networks, names its parameters by *role* (``feature``, ``task``,
+``adversarial``, ...; TransPar and learning-rate multipliers act on roles) and implements one training
+update. Most methods only write :meth:`Method.compute_loss`; methods with several sub-steps per batch (MCD,
+RegDA) override :meth:`Method.update`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Batch:
+    """One training batch: labeled source images and labels, unlabeled target images.
+
+    x_s: ``(B, C, H, W)``; y_s: ``(B,)`` int64; x_t: ``(B, C, H, W)`` or ``None`` when the method does not
+    use the target. There is deliberately no target-label field.
+    """
+
+    x_s: torch.Tensor
+    y_s: torch.Tensor
+    x_t: torch.Tensor | None = None
+
+
+class Method(nn.Module):
+    """Base class: a feature extractor ``features`` and a label classifier ``classifier``.
+
+    Subclasses add modules and extend :meth:`roles`. ``uses_target`` tells ``fit()`` whether to sample target
+    batches at all (source-only does not).
+    """
+
+    name = "method"
+    uses_target = True
+    #: learning-rate multiplier per role (e.g. a pretrained backbone at 0.1); missing roles use 1.0
+    lr_mult: dict[str, float] = {}
+
+    def __init__(self, features: nn.Module, classifier: nn.Module):
+        super().__init__()
+        self.features = features
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(N, num_classes)`` for images ``(N, C, H, W)``."""
+        return self.classifier(self.features(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The features that are aligned (and drawn in t-SNE / A-distance): ``(N, D)``."""
+        return self.features(x)
+
+    def roles(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters grouped by role. Every trainable parameter must appear exactly once."""
+        return {"feature": list(self.features.parameters()), "task": list(self.classifier.parameters())}
+
+    def param_groups(self, lr: float, weight_decay: float = 0.0) -> list[dict]:
+        """Optimizer parameter groups, one per role, each carrying ``role``, ``base_lr`` and ``lr_mult``."""
+        groups = []
+        seen: set[int] = set()
+        for role, params in self.roles().items():
+            params = [p for p in params if p.requires_grad]
+            for p in params:
+                if id(p) in seen:
+                    raise ValueError(f"{type(self).__name__}.roles() lists a parameter twice (role {role!r}).")
+                seen.add(id(p))
+            if params:
+                mult = self.lr_mult.get(role, 1.0)
+                groups.append({"params": params, "role": role, "lr_mult": mult, "base_lr": lr * mult,
+                               "lr": lr * mult, "weight_decay": weight_decay})
+        missing = [n for n, p in self.named_parameters() if p.requires_grad and id(p) not in seen]
+        if missing:
+            raise ValueError(f"{type(self).__name__}.roles() misses parameters {missing[:4]}; give each a role.")
+        return groups
+
+    def compute_loss(self, batch: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The total loss to minimise for one batch and a dict of detached scalars to log."""
+        raise NotImplementedError
+
+    def update(self, batch: Batch, progress: float, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+        """One optimisation step (zero grad, loss, backward, step); returns the logs."""
+        optimizer.zero_grad(set_to_none=True)
+        loss, logs = self.compute_loss(batch, progress)
+        loss.backward()
+        optimizer.step()
+        return logs

@@ -1,0 +1,196 @@
+"""``fit()``: the one training loop every method uses.
+
+Per step: sample a source batch (and a target batch when the method uses the target) by index from domains
+held on the training device, set each parameter group's learning rate from the progress ``p = step / steps``,
+and call ``method.update``. Logs stay on the device and are read (one host sync) only every ``eval_every``
+steps, where the loop also checks that the losses are finite, evaluates, runs callbacks and writes a row of
+the history table.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .config import get_device, quiet
+from .data.domain import Domain, Task
+from .methods.base import Batch, Method
+from .metrics import accuracy, extract_features, proxy_a_distance
+from .schedules import lr_schedule
+
+
+class IndexSampler:
+    """Batches of indices into a domain of ``n`` items: a fresh random permutation each epoch, made on the
+    domain's device with its own generator (no global RNG, no host round trip)."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, device: torch.device):
+        if batch_size > n:
+            batch_size = n  # a tiny domain: every batch is the whole (shuffled) domain
+        self.n, self.batch_size, self.generator, self.device = n, batch_size, generator, device
+        self._perm = None
+        self._pos = n
+
+    def next(self) -> torch.Tensor:
+        if self._pos + self.batch_size > self.n:
+            self._perm = torch.randperm(self.n, generator=self.generator, device=self.generator.device)
+            self._perm = self._perm.to(self.device)
+            self._pos = 0
+        idx = self._perm[self._pos:self._pos + self.batch_size]
+        self._pos += self.batch_size
+        return idx
+
+
+class Callback(Protocol):
+    """Called at each evaluation point; returns extra columns for the history row."""
+
+    def __call__(self, step: int, method: Method, task: Task) -> dict: ...
+
+
+@dataclass
+class FitResult:
+    """What ``fit()`` returns: the trained method, the history table (one row per evaluation) and the final
+    metrics on the full test splits (``source_acc``, ``target_acc``), plus wall-clock seconds."""
+
+    method: Method
+    history: pd.DataFrame
+    final: dict
+    seconds: float
+    extras: dict = field(default_factory=dict)
+
+
+def make_optimizer(method: Method, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
+                   nesterov: bool = False) -> torch.optim.Optimizer:
+    """SGD with momentum over the method's role groups (the DANN paper's optimiser)."""
+    return torch.optim.SGD(method.param_groups(lr, weight_decay), lr=lr, momentum=momentum,
+                           nesterov=nesterov and momentum > 0)
+
+
+def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: float = 0.01,
+        momentum: float = 0.9, weight_decay: float = 0.0, schedule: str | Callable[[float], float] = "dann",
+        optimizer: torch.optim.Optimizer | None = None, eval_every: int | None = None,
+        eval_samples: int | None = 1000, seed: int = 0, device: torch.device | str | None = None,
+        callbacks: tuple[Callback, ...] = (), progress: bool | None = None, desc: str | None = None) -> FitResult:
+    """Train ``method`` on ``task`` for ``steps`` updates and return a :class:`FitResult`.
+
+    batch_size: images per domain per step (source and target each). lr: base learning rate ``mu0``;
+    ``schedule``: factor of progress (``"dann"``: ``1 / (1 + 10 p)^0.75``, ``"constant"``, or a function).
+    optimizer: defaults to :func:`make_optimizer` (SGD, ``momentum``, ``weight_decay``); wrappers such as
+    TransPar can be passed here. eval_every: steps between history rows (default ``steps // 10``);
+    eval_samples: images per test split used for the in-training accuracies (logging only; ``None`` = all).
+    seed: drives batch sampling (model initialisation is the caller's, see :func:`uda_nb.experiments`).
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    device = get_device(device)
+    task = task.to(device)
+    method = method.to(device)
+    method.train()
+    optimizer = optimizer if optimizer is not None else make_optimizer(method, lr, momentum, weight_decay)
+    lr_factor = lr_schedule(schedule)
+    eval_every = max(1, eval_every or max(1, steps // 10))
+    show = (not quiet()) if progress is None else progress
+
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    source_sampler = IndexSampler(len(task.source), batch_size, gen, device)
+    target_sampler = IndexSampler(len(task.target), batch_size, gen, device) if method.uses_target else None
+    eval_src = _eval_subset(task.source_test, eval_samples, seed)
+    eval_tgt = _eval_subset(task.target_test, eval_samples, seed)
+
+    rows: list[dict] = []
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+    start = time.perf_counter()
+    bar = tqdm(total=steps, desc=desc or f"{method.name} {task.name}", disable=not show, leave=False,
+               mininterval=1.0)
+    for step in range(steps):
+        p = step / steps
+        factor = lr_factor(p)
+        for group in optimizer.param_groups:
+            group["lr"] = group.get("base_lr", lr) * factor
+        s_idx = source_sampler.next()
+        batch = Batch(task.source.images[s_idx], task.source.labels[s_idx],
+                      task.target.images[target_sampler.next()] if target_sampler else None)
+        logs = method.update(batch, p, optimizer)
+        for k, v in logs.items():
+            sums[k] = sums[k] + v if k in sums else v.detach().clone()
+        count += 1
+        bar.update(1)
+        if (step + 1) % eval_every == 0 or step + 1 == steps:
+            row = {"step": step + 1, "progress": (step + 1) / steps, "lr": lr * factor}
+            row.update({k: float(v) / count for k, v in sums.items()})
+            _check_finite(row, method, step + 1, lr)
+            row["source_acc"] = accuracy(method, eval_src)
+            row["target_acc"] = accuracy(method, eval_tgt)  # logging only: never used to choose anything
+            for cb in callbacks:
+                row.update(cb(step + 1, method, task))
+            row["seconds"] = time.perf_counter() - start
+            rows.append(row)
+            bar.set_postfix({k: f"{row[k]:.3f}" for k in ("loss", "source_acc", "target_acc") if k in row})
+            sums, count = {}, 0
+    bar.close()
+    seconds = time.perf_counter() - start
+    method.eval()
+    final = {"source_acc": accuracy(method, task.source_test), "target_acc": accuracy(method, task.target_test)}
+    return FitResult(method=method, history=pd.DataFrame(rows), final=final, seconds=seconds)
+
+
+def _eval_subset(domain: Domain, n: int | None, seed: int) -> Domain:
+    if n is None:
+        return domain
+    return domain.sample(n, torch.Generator().manual_seed(seed + 7919))
+
+
+def _check_finite(row: dict, method: Method, step: int, lr: float) -> None:
+    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise FloatingPointError(
+            f"{type(method).__name__}: {', '.join(bad)} became NaN/inf by step {step}. The run diverged: lower the "
+            f"learning rate (lr={lr}), check the inputs for NaN, or lower the adversarial weight.")
+
+
+class ADistanceLogger:
+    """Callback: proxy A-distance between source and target *training* features at each evaluation.
+
+    Uses a fixed random sample of ``samples`` images per domain (no labels are read) so the curve measures
+    the features, not the sample.
+    """
+
+    def __init__(self, samples: int = 500, seed: int = 0):
+        self.samples, self.seed = samples, seed
+        self._xs = self._xt = None
+
+    def __call__(self, step: int, method: Method, task: Task) -> dict:
+        if self._xs is None:
+            g = torch.Generator().manual_seed(self.seed)
+            self._xs = task.source.sample(self.samples, g).images
+            self._xt = task.target.sample(self.samples, g).images
+        fs, ft = extract_features(method, self._xs), extract_features(method, self._xt)
+        return {"a_distance": proxy_a_distance(fs, ft, seed=self.seed)}
+
+
+class FeatureSnapshots:
+    """Callback: keeps the features of a fixed sample of source and target *test* images at every evaluation
+    (``snapshots[step] = (f_s, f_t)`` on the CPU), for t-SNE at checkpoints. Test labels are kept beside them
+    for colouring plots only."""
+
+    def __init__(self, samples: int = 300, seed: int = 0):
+        self.samples, self.seed = samples, seed
+        self.snapshots: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.source = self.target = None
+
+    def __call__(self, step: int, method: Method, task: Task) -> dict:
+        if self.source is None:
+            g = torch.Generator().manual_seed(self.seed)
+            self.source = task.source_test.sample(self.samples, g)
+            self.target = task.target_test.sample(self.samples, g)
+        self.snapshots[step] = (extract_features(method, self.source.images).cpu(),
+                                extract_features(method, self.target.images).cpu())
+        return {}
