@@ -153,7 +153,8 @@ def _save(folder: Path, res: RunResult) -> None:
     atomic_write(folder / "model.pt", _torch_bytes(res.method.state_dict()))
     atomic_write(folder / "extras.pt", _torch_bytes(res.extras))
     save_json(folder / "result.json", {"spec": asdict(res.spec), "seed": res.seed, "final": res.final,
-                                       "seconds": res.seconds, "history": res.history.to_dict(orient="list")})
+                                       "seconds": res.seconds, "history": res.history.to_dict(orient="list"),
+                                       "history_columns": list(res.history.columns)})
 
 
 def _load(folder: Path, spec: RunSpec, seed: int, task: Task | None) -> RunResult | None:
@@ -169,8 +170,8 @@ def _load(folder: Path, spec: RunSpec, seed: int, task: Task | None) -> RunResul
         warnings.warn(f"Cached run {folder.name} is corrupt ({exc}); recomputing it.", stacklevel=3)
         shutil.rmtree(folder, ignore_errors=True)
         return None
-    return RunResult(spec, seed, meta["final"], pd.DataFrame(meta["history"]), meta["seconds"], method.eval(),
-                     extras, cached=True)
+    history = pd.DataFrame(meta["history"])[meta["history_columns"]]  # JSON keys are sorted; restore the order
+    return RunResult(spec, seed, meta["final"], history, meta["seconds"], method.eval(), extras, cached=True)
 
 
 # ----------------------------------------------------------------------------------------------- tables

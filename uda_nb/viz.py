@@ -77,7 +77,10 @@ def plot_tsne_classes(ax, embeddings: Sequence[np.ndarray], labels: Sequence, na
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(loc="best", fontsize=8)
+    # legend by marker only (the colours are classes, not domains)
+    handles = [plt.Line2D([], [], ls="", marker=markers[i % len(markers)], color="0.3", label=name)
+               for i, name in enumerate(names)]
+    ax.legend(handles=handles, loc="best", fontsize=8)
     return ax
 
 
@@ -96,16 +99,17 @@ def tsne_before_after(before: tuple, after: tuple, labels: tuple, names: tuple =
 
 
 def plot_curves(frames: dict[str, pd.DataFrame], column: str, ax=None, x: str = "step", ylabel: str | None = None,
-                scale: float = 1.0):
+                scale: float = 1.0, colors: dict[str, str] | None = None):
     """Mean (line) and +- std band over seeds of ``column`` against ``x``, one line per label. Each frame is a
-    long table with a ``seed`` column (:func:`uda_nb.experiments.history_frame`)."""
+    long table with a ``seed`` column (:func:`uda_nb.experiments.history_frame`); ``colors`` maps labels to
+    colours so a method keeps its colour across figures."""
     ax = ax if ax is not None else plt.subplots(figsize=(5, 3.5))[1]
     for i, (label, df) in enumerate(frames.items()):
         if column not in df:
             continue
         g = df.groupby(x)[column]
         m, s = g.mean() * scale, g.std().fillna(0.0) * scale
-        color = DOMAIN_COLORS[i % len(DOMAIN_COLORS)]
+        color = (colors or {}).get(label, DOMAIN_COLORS[i % len(DOMAIN_COLORS)])
         ax.plot(m.index, m.values, label=label, color=color, marker="o", ms=3)
         ax.fill_between(m.index, (m - s).values, (m + s).values, color=color, alpha=0.2)
     ax.set_xlabel(x)
