@@ -77,6 +77,11 @@ class Domain:
         labels = None if self.labels is None else self.labels.to(device)
         return replace(self, images=self.images.to(device), labels=labels)
 
+    def channels_last(self) -> "Domain":
+        """The same images stored channels-last (NHWC in memory, NCHW in shape): ~20 % faster convolutions on
+        CPU. Values and shapes are unchanged."""
+        return replace(self, images=self.images.contiguous(memory_format=torch.channels_last))
+
     def subset(self, index: torch.Tensor | slice) -> "Domain":
         """The images (and labels) at ``index``."""
         labels = None if self.labels is None else self.labels[index]
@@ -174,6 +179,11 @@ class Task:
     def to(self, device: torch.device | str) -> "Task":
         return replace(self, source=self.source.to(device), target=self.target.to(device),
                        source_test=self.source_test.to(device), target_test=self.target_test.to(device))
+
+    def channels_last(self) -> "Task":
+        """Every split stored channels-last (see :meth:`Domain.channels_last`)."""
+        return replace(self, source=self.source.channels_last(), target=self.target.channels_last(),
+                       source_test=self.source_test.channels_last(), target_test=self.target_test.channels_last())
 
     def __repr__(self) -> str:
         return (f"Task({self.name}: source={len(self.source)} labeled, target={len(self.target)} unlabeled, "
