@@ -43,7 +43,7 @@ class RunSpec:
     method: str
     source: str | tuple[str, ...] = "mnist"
     target: str = "mnistm"
-    steps: int = 1500
+    steps: int = 1800
     batch_size: int = 64
     lr: float = 0.01
     momentum: float = 0.9
