@@ -1,6 +1,7 @@
 """Cached seed sweeps: cache hits, corrupt entries, atomic writes, summary tables."""
 
 import json
+import os
 import warnings
 
 import numpy as np
@@ -50,6 +51,9 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
         atomic_write(target, object())  # fails while writing
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]  # no temp file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
 
 def test_cached_npz_rebuilds_a_corrupt_file(tmp_path):
