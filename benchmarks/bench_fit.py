@@ -4,7 +4,7 @@ Both loops: DANN's digits network, batches of B source + B target images sampled
 MNIST / MNIST-M, SGD momentum 0.9 with the DANN lr and lambda schedules set every step, and one evaluation of
 both test splits at the end. fit() adds its sampler, role groups, log accumulation, NaN checks, the progress
 bar (disabled here) and its periodic history rows (every ``--eval-every`` steps; the notebooks log every 300
-steps of 1,800). With ``--eval-every`` >= steps only the final row remains: the pure loop overhead. Runs alternate (bare, fit, bare, fit, ...) and the median of
+steps of 1,500). With ``--eval-every`` >= steps only the final row remains: the pure loop overhead. Runs alternate (bare, fit, bare, fit, ...) and the median of
 ``--repeats`` is reported.
 
     .venv/bin/python benchmarks/bench_fit.py --steps 300 --batch-size 64 --repeats 3

@@ -1,7 +1,7 @@
 """Claims test: DANN's central claim at a reduced budget on the embedded MNIST -> MNIST-M (about 2 minutes).
 
 Same recipe as notebooks/01_dann.ipynb (the paper's: lr 0.01 annealed, momentum 0.9, gamma 10, fc100 domain
-head, mean subtraction; 32 + 32 images per step), 800 steps instead of 1,800, seeds 0 and 1, no caching.
+head, mean subtraction; 32 + 32 images per step), 800 steps instead of 1,500, seeds 0 and 1, no caching.
 """
 
 import numpy as np

@@ -112,3 +112,14 @@ def test_concat_domains_keeps_parts_and_checks_shapes():
     assert len(merged) == 16 and merged.meta["parts"].tolist() == [0] * 10 + [1] * 6
     with pytest.raises(ValueError, match="channel counts differ"):
         concat_domains([a, toy_domain("g", channels=1)])
+
+
+def test_oracle_task_is_the_only_route_to_target_training_labels():
+    from uda_nb.data import oracle_task
+
+    task = make_task("mnist", "mnistm")
+    oracle = oracle_task(task)
+    labeled_target = load_domain("mnistm", "train")
+    assert oracle.source.name == "mnistm" and torch.equal(oracle.source.labels, labeled_target.labels)
+    assert torch.equal(oracle.source.images, task.target.images)  # same images, now with their labels
+    assert oracle.target.labels is None and oracle.name == "oracle:mnistm"

@@ -41,6 +41,12 @@ def test_corrupt_cache_entry_is_recomputed_with_a_warning(isolated_data):
     (entry / "result.json").write_text("{not json")
     with pytest.warns(UserWarning, match="unreadable"):
         assert not run(SPEC, 0, device="cpu", task=toy_task(), progress=False).cached
+    # an entry written by an older layout (a key missing) is recomputed, not a crash
+    meta = json.loads((entry / "result.json").read_text())
+    del meta["history_columns"]
+    (entry / "result.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="outdated"):
+        assert not run(SPEC, 0, device="cpu", task=toy_task(), progress=False).cached
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):

@@ -27,7 +27,7 @@ from .data.domain import Task
 from .metrics import gap_covered, mean_std
 from .train import ADistanceLogger, FeatureSnapshots, FitResult, fit
 
-RUNS_VERSION = 1
+RUNS_VERSION = 2  # 2: result.json records the history's column order
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class RunSpec:
     method: str
     source: str | tuple[str, ...] = "mnist"
     target: str = "mnistm"
-    steps: int = 1800
+    steps: int = 1500
     batch_size: int = 64
     lr: float = 0.01
     momentum: float = 0.9
@@ -162,16 +162,18 @@ def _load(folder: Path, spec: RunSpec, seed: int, task: Task | None) -> RunResul
     if meta is None:
         return None
     try:
+        history = pd.DataFrame(meta["history"])[meta["history_columns"]]  # JSON keys are sorted; restore order
+        final, seconds = meta["final"], meta["seconds"]
         shapes = task if task is not None else build_task(spec, "cpu")
         method = build_method(spec, shapes)
         method.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
         extras = torch.load(folder / "extras.pt", map_location="cpu", weights_only=False)
-    except Exception as exc:
-        warnings.warn(f"Cached run {folder.name} is corrupt ({exc}); recomputing it.", stacklevel=3)
+    except Exception as exc:  # truncated files, an older layout, a model that changed shape: recompute
+        warnings.warn(f"Cached run {folder.name} is corrupt or outdated ({type(exc).__name__}: {exc}); "
+                      "recomputing it.", stacklevel=3)
         shutil.rmtree(folder, ignore_errors=True)
         return None
-    history = pd.DataFrame(meta["history"])[meta["history_columns"]]  # JSON keys are sorted; restore the order
-    return RunResult(spec, seed, meta["final"], history, meta["seconds"], method.eval(), extras, cached=True)
+    return RunResult(spec, seed, final, history, seconds, method.eval(), extras, cached=True)
 
 
 # ----------------------------------------------------------------------------------------------- tables
