@@ -123,3 +123,22 @@ def test_oracle_task_is_the_only_route_to_target_training_labels():
     assert oracle.source.name == "mnistm" and torch.equal(oracle.source.labels, labeled_target.labels)
     assert torch.equal(oracle.source.images, task.target.images)  # same images, now with their labels
     assert oracle.target.labels is None and oracle.name == "oracle:mnistm"
+
+
+def test_uci_digits_split_disjoint_balanced_and_labels_match_pictures():
+    from sklearn.linear_model import LogisticRegression
+
+    split = digits.uci_split_indices()
+    assert len(np.intersect1d(split["train"], split["test"])) == 0
+    assert len(split["train"]) + len(split["test"]) == 1797 and len(split["test"]) == 360
+    train, test = load_domain("uci", "train"), load_domain("uci", "test")
+    assert train.images.shape == (1437, 3, 32, 32) and test.image_shape == (3, 32, 32)
+    assert np.bincount(test.labels.numpy(), minlength=10).min() >= 35  # stratified: every class in test
+    assert _digest(digits.build_uci("test", 0)) == _digest(digits.build_uci("test", 5))  # real, fixed digits
+    # label sanity: a linear classifier on the train split reads the test split's digits correctly
+    clf = LogisticRegression(max_iter=2000).fit(train.images[:, 0].flatten(1).numpy(), train.labels.numpy())
+    assert clf.score(test.images[:, 0].flatten(1).numpy(), test.labels.numpy()) > 0.9
+    # and the upsampled 32x32 image still averages back to the original 8x8 digit
+    raw, _ = digits._uci_raw()
+    small = torch.nn.functional.avg_pool2d(test.images[:, :1], 4)[:, 0].numpy()
+    assert np.abs(small - raw[split["test"]]).mean() < 0.08

