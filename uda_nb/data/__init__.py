@@ -15,7 +15,7 @@ import torch
 
 from ..cache import cached_npz
 from ..config import cache_dir
-from . import digits
+from . import digits, syn
 from .domain import Domain, Task, check_compatible, concat_domains
 
 
@@ -40,6 +40,8 @@ EMBEDDED: dict[str, EmbeddedDomain] = {
                              "MNIST digits blended |photo patch - digit| (Ganin's MNIST-M recipe)"),
     "uci": EmbeddedDomain("uci", digits.build_uci, digits.DIGIT_CLASSES, 1,
                           "1,797 real 8x8 handwritten digits (sklearn load_digits), upsampled to 32x32"),
+    "syn": EmbeddedDomain("syn", syn.build_syn, digits.DIGIT_CLASSES, 1,
+                          "digits rendered with 22 matplotlib fonts, random pose/colours/blur (SynNumbers)"),
 }
 SPLITS = ("train", "test")
 
