@@ -57,9 +57,9 @@ def mnist_split_indices() -> dict[str, np.ndarray]:
     return {"train": train, "test": test}
 
 
-def _resize32(gray28: np.ndarray) -> np.ndarray:
-    """``(N, 28, 28)`` -> ``(N, 32, 32)`` bilinear, clipped to [0, 1]."""
-    t = torch.from_numpy(gray28)[:, None]
+def _resize32(gray: np.ndarray) -> np.ndarray:
+    """``(N, h, w)`` grey digits (28 x 28 MNIST, 8 x 8 UCI) -> ``(N, 32, 32)`` bilinear, clipped to [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(gray))[:, None]
     out = F.interpolate(t, size=(32, 32), mode="bilinear", align_corners=False)
     return out[:, 0].clamp_(0, 1).numpy()
 
@@ -71,7 +71,7 @@ def build_mnist(split: str, seed: int) -> dict[str, np.ndarray]:
     idx = mnist_split_indices()[split]
     img = _resize32(x[idx])
     img = np.repeat(img[:, None], 3, axis=1)
-    return {"images": _to_u8(img), "labels": y[idx], "ids": idx}
+    return {"images": to_uint8(img), "labels": y[idx], "ids": idx}
 
 
 def build_mnistm(split: str, seed: int) -> dict[str, np.ndarray]:
@@ -83,10 +83,11 @@ def build_mnistm(split: str, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng([seed, 0 if split == "train" else 1, 2015])
     patches = random_patches(len(idx), 32, rng)  # (N, 3, 32, 32)
     img = np.abs(patches - digits)
-    return {"images": _to_u8(img), "labels": y[idx], "ids": idx}
+    return {"images": to_uint8(img), "labels": y[idx], "ids": idx}
 
 
-def _to_u8(img: np.ndarray) -> np.ndarray:
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] -> uint8 (rounded, clipped): the storage format of every embedded domain."""
     return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
 
 
@@ -119,6 +120,5 @@ def build_uci(split: str, seed: int) -> dict[str, np.ndarray]:
     the real digits are fixed."""
     x, y = _uci_raw()
     idx = uci_split_indices()[split]
-    t = torch.from_numpy(np.ascontiguousarray(x[idx]))[:, None]
-    img = F.interpolate(t, size=(32, 32), mode="bilinear", align_corners=False)[:, 0].clamp_(0, 1).numpy()
-    return {"images": _to_u8(np.repeat(img[:, None], 3, axis=1)), "labels": y[idx], "ids": idx}
+    img = _resize32(x[idx])
+    return {"images": to_uint8(np.repeat(img[:, None], 3, axis=1)), "labels": y[idx], "ids": idx}

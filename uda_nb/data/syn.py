@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .digits import to_uint8
+
 RENDER = 64  # glyphs are drawn at 64 x 64 and box-downsampled to 32 x 32 (anti-aliasing)
 SIZES = {"train": 6000, "test": 1000}
 
@@ -112,5 +114,5 @@ def build_syn(split: str, seed: int) -> dict[str, np.ndarray]:
         pil = Image.fromarray((img.transpose(1, 2, 0) * 255).astype(np.uint8))
         pil = pil.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.0, 1.0))))
         out = np.asarray(pil, dtype=np.float32) / 255.0 + rng.normal(0, 0.02, size=(32, 32, 3))
-        images[i] = np.clip(np.rint(out * 255), 0, 255).astype(np.uint8).transpose(2, 0, 1)
+        images[i] = to_uint8(out).transpose(2, 0, 1)
     return {"images": images, "labels": labels, "font_ids": font_ids}
