@@ -17,13 +17,17 @@ from ..cache import cached_npz
 from ..config import cache_dir
 from . import digits, syn
 from .domain import Domain, Task, check_compatible, concat_domains
+from .keypoints import KeypointDomain
 
 
 @dataclass(frozen=True)
 class EmbeddedDomain:
-    """How to build one embedded domain: ``build(split, seed) -> {'images': uint8 (N,C,H,W), 'labels': ...}``.
+    """How to build one embedded domain: ``build(split, seed) -> {'images': uint8 (N,C,H,W), ...}``.
 
-    ``version`` is part of the cache key: bump it whenever the generator's output changes.
+    Classification domains return ``labels`` ``(N,)`` int64 and give ``class_names``; keypoint domains return
+    ``keypoints`` ``(N,K,2)`` float32 pixel ``(x, y)`` and ``visible`` ``(N,K)`` bool and give
+    ``keypoint_names`` (plus ``skeleton`` edges and ``groups``). ``version`` is part of the cache key: bump it
+    whenever the generator's output changes. ``family`` groups domains that can form a task together.
     """
 
     name: str
@@ -31,6 +35,15 @@ class EmbeddedDomain:
     class_names: tuple[str, ...]
     version: int
     description: str
+    family: str = "digits"
+    keypoint_names: tuple[str, ...] = ()
+    skeleton: tuple[tuple[int, int], ...] = ()
+    groups: dict | None = None
+    meta: dict | None = None
+
+    @property
+    def is_keypoints(self) -> bool:
+        return bool(self.keypoint_names)
 
 
 EMBEDDED: dict[str, EmbeddedDomain] = {
@@ -46,9 +59,9 @@ EMBEDDED: dict[str, EmbeddedDomain] = {
 SPLITS = ("train", "test")
 
 
-def available_domains() -> list[str]:
-    """Names accepted by :func:`load_domain`."""
-    return sorted(EMBEDDED)
+def available_domains(family: str | None = None) -> list[str]:
+    """Names accepted by :func:`load_domain` (only those of one ``family``: digits, dsprites, hands)."""
+    return sorted(name for name, spec in EMBEDDED.items() if family is None or spec.family == family)
 
 
 def domain_cache_path(name: str, split: str, seed: int):
@@ -61,7 +74,9 @@ def load_domain(name: str, split: str = "train", seed: int = 0, device: torch.de
     """Load (building and caching on first use) one split of an embedded domain.
 
     ``seed`` is the *data* seed (which photo patches, fonts, poses...), independent of training seeds.
-    Returns images ``(N, 3, 32, 32)`` float32 in [0, 1] on ``device`` (default CPU).
+    Returns a :class:`Domain` (digits: images ``(N, 3, 32, 32)`` float32 in [0, 1]) or, for keypoint
+    domains (dSprites, hands), a :class:`KeypointDomain` (images ``(N, 3, 64, 64)``), on ``device``
+    (default CPU).
     """
     if name not in EMBEDDED:
         raise ValueError(f"Unknown domain {name!r}. Available embedded domains: {available_domains()}.")
@@ -70,10 +85,18 @@ def load_domain(name: str, split: str = "train", seed: int = 0, device: torch.de
     spec = EMBEDDED[name]
     arrays = cached_npz(domain_cache_path(name, split, seed), lambda: spec.build(split, seed))
     images = torch.from_numpy(arrays["images"]).float().div_(255.0)
-    labels = torch.from_numpy(arrays["labels"]).long()
-    domain = Domain(name=name, split=split, images=images, labels=labels, class_names=spec.class_names,
-                    meta={"description": spec.description, "seed": seed, "version": spec.version,
-                          "ids": arrays.get("ids")})
+    meta = {"description": spec.description, "seed": seed, "version": spec.version, "family": spec.family,
+            **(spec.meta or {}),
+            **{k: v for k, v in arrays.items() if k not in ("images", "labels", "keypoints", "visible")}}
+    if spec.is_keypoints:
+        domain = KeypointDomain(name=name, split=split, images=images,
+                                keypoints=torch.from_numpy(arrays["keypoints"]).float(),
+                                visible=torch.from_numpy(arrays["visible"]).bool(),
+                                keypoint_names=spec.keypoint_names, skeleton=spec.skeleton,
+                                groups=dict(spec.groups or {}), meta=meta)
+    else:
+        domain = Domain(name=name, split=split, images=images, labels=torch.from_numpy(arrays["labels"]).long(),
+                        class_names=spec.class_names, meta=meta)
     if device is not None:
         domain = domain.to(device)
     return domain if labeled else domain.unlabeled()
