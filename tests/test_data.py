@@ -142,3 +142,30 @@ def test_uci_digits_split_disjoint_balanced_and_labels_match_pictures():
     raw, _ = digits._uci_raw()
     small = torch.nn.functional.avg_pool2d(test.images[:, :1], 4)[:, 0].numpy()
     assert np.abs(small - raw[split["test"]]).mean() < 0.08
+
+
+def test_make_task_with_ready_non_embedded_domains_needs_their_test_splits():
+    from conftest import toy_domain
+
+    src, tgt = toy_domain("my_src", 32), toy_domain("my_tgt", 32, seed=1, shift=0.3)
+    with pytest.raises(ValueError, match="source_test="):
+        make_task(src, tgt)
+    task = make_task(src, tgt, source_test=toy_domain("my_src", 16, seed=2), target_test=toy_domain("my_tgt", 16, 3))
+    assert task.target.labels is None and len(task.source_test) == 16
+    # a ready embedded domain still finds its own test split by name
+    emb = make_task(load_domain("uci", "train"), "mnist")
+    assert emb.source_test.name == "uci" and len(emb.source_test) == 360
+
+
+def test_oracle_task_on_a_custom_target_uses_the_given_labels_only():
+    from conftest import toy_domain
+    from uda_nb.data import oracle_task
+
+    src, tgt = toy_domain("my_src", 32), toy_domain("my_tgt", 32, seed=1, shift=0.3)
+    task = make_task(src, tgt, source_test=src, target_test=tgt)
+    with pytest.raises(ValueError, match="labeled_target="):
+        oracle_task(task)
+    oracle = oracle_task(task, labeled_target=tgt)
+    assert torch.equal(oracle.source.labels, tgt.labels) and torch.equal(oracle.source.images, tgt.images)
+    with pytest.raises(ValueError, match="labeled version"):
+        oracle_task(task, labeled_target=toy_domain("my_tgt", 8))

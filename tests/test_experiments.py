@@ -96,3 +96,15 @@ def test_summary_table_mean_std_and_gap_per_seed():
     assert np.isnan(table.loc["oracle", "paper"])
     assert gap_covered_per_seed(res["DANN"], res["source-only"], res["oracle"]).tolist() == pytest.approx([0.5, 0.5])
     assert format_mean_std([0.1, 0.3]) == "20.0 ± 14.1"
+
+
+def test_a_custom_task_gets_its_own_cache_key(task):
+    import torch
+    from dataclasses import replace
+    from uda_nb.experiments import RunSpec, run_key
+
+    spec, cpu = RunSpec("source_only"), torch.device("cpu")
+    assert run_key(spec, 0, cpu, task) != run_key(spec, 0, cpu)
+    assert run_key(spec, 0, cpu, task) == run_key(spec, 0, cpu, task)
+    other = replace(task, source=replace(task.source, images=task.source.images.flip(0)))
+    assert run_key(spec, 0, cpu, other) != run_key(spec, 0, cpu, task)

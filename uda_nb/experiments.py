@@ -95,15 +95,39 @@ def build_method(spec: RunSpec, task: Task) -> methods.Method:
     return methods.create(name, task.num_classes, task.image_shape, **spec.model, **spec.options)
 
 
-def run_key(spec: RunSpec, seed: int, device: torch.device) -> str:
-    return config_key({"spec": asdict(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION})
+def task_fingerprint(task: Task) -> str:
+    """A short hash of a task's data (names, sizes, a strided sample of image bytes and labels), so a run on a
+    user-built task (real data) never hits the cache of a run on the embedded task with the same spec."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for dom in (task.source, task.target, task.source_test, task.target_test):
+        h.update(f"{dom.name}|{dom.split}|{len(dom)}|{dom.image_shape}".encode())
+        step = max(1, len(dom) // 64)
+        h.update(dom.images[::step].detach().cpu().contiguous().numpy().tobytes())
+        if dom.labels is not None:
+            h.update(dom.labels[::step].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def run_key(spec: RunSpec, seed: int, device: torch.device, task: Task | None = None) -> str:
+    """The cache folder name of a run: the spec, the seed, the device type and (for a task passed in by the
+    caller) the task's data fingerprint."""
+    key = {"spec": asdict(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION}
+    if task is not None:
+        key["task"] = task_fingerprint(task)
+    return config_key(key)
 
 
 def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: bool | None = None,
         task: Task | None = None) -> RunResult:
-    """Train ``spec`` with ``seed`` (or load the cached result). Deterministic on the CPU for a given seed."""
+    """Train ``spec`` with ``seed`` (or load the cached result). Deterministic on the CPU for a given seed.
+
+    ``task``: train on this task instead of the one the spec names (e.g. real data); the cache key then
+    includes a fingerprint of its data.
+    """
     device = get_device(device)
-    folder = cache_dir("runs") / run_key(spec, seed, device)
+    folder = cache_dir("runs") / run_key(spec, seed, device, task)
     if cache:
         loaded = _load(folder, spec, seed, task)
         if loaded is not None:

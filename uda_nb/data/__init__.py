@@ -7,6 +7,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,8 +16,9 @@ import torch
 
 from ..cache import cached_npz
 from ..config import cache_dir
-from . import digits, syn
+from . import digits, street, syn
 from .domain import Domain, Task, check_compatible, concat_domains
+from . import dsprites
 from .keypoints import KeypointDomain
 
 
@@ -55,6 +57,17 @@ EMBEDDED: dict[str, EmbeddedDomain] = {
                           "1,797 real 8x8 handwritten digits (sklearn load_digits), upsampled to 32x32"),
     "syn": EmbeddedDomain("syn", syn.build_syn, digits.DIGIT_CLASSES, 1,
                           "digits rendered with 22 matplotlib fonts, random pose/colours/blur (SynNumbers)"),
+    "street": EmbeddedDomain("street", street.build_street, digits.DIGIT_CLASSES, 1,
+                             "SVHN-like house-number crops: cut neighbours, photo-textured plates, low contrast"),
+    "dsprites-color": EmbeddedDomain("dsprites-color", functools.partial(dsprites.build_dsprites, "color"), (), 1,
+                                    dsprites.DESCRIPTIONS["color"], family="dsprites",
+                                    keypoint_names=dsprites.KEYPOINT_NAMES),
+    "dsprites-noisy": EmbeddedDomain("dsprites-noisy", functools.partial(dsprites.build_dsprites, "noisy"), (), 1,
+                                    dsprites.DESCRIPTIONS["noisy"], family="dsprites",
+                                    keypoint_names=dsprites.KEYPOINT_NAMES),
+    "dsprites-scream": EmbeddedDomain("dsprites-scream", functools.partial(dsprites.build_dsprites, "scream"), (), 1,
+                                    dsprites.DESCRIPTIONS["scream"], family="dsprites",
+                                    keypoint_names=dsprites.KEYPOINT_NAMES),
 }
 SPLITS = ("train", "test")
 
@@ -102,12 +115,30 @@ def load_domain(name: str, split: str = "train", seed: int = 0, device: torch.de
     return domain if labeled else domain.unlabeled()
 
 
-def _as_domain(d: str | Domain | list, split: str, seed: int, device) -> Domain:
-    if isinstance(d, Domain):
+def _as_domain(d, split: str, seed: int, device) -> Domain | KeypointDomain:
+    if isinstance(d, (Domain, KeypointDomain)):
         return d.to(device) if device is not None else d
     if isinstance(d, (list, tuple)):
         return concat_domains([_as_domain(x, split, seed, device) for x in d])
     return load_domain(d, split, seed, device)
+
+
+def _is_embedded(d) -> bool:
+    """Whether a ready domain object is an embedded one (so its other split can be loaded by name)."""
+    spec = EMBEDDED.get(getattr(d, "name", None))
+    return spec is not None and d.meta.get("version") == spec.version and d.meta.get("family") == spec.family
+
+
+def _test_split(d, role: str, seed: int, device):
+    if isinstance(d, (list, tuple)):
+        return concat_domains([_test_split(x, role, seed, device) for x in d])
+    if isinstance(d, str):
+        return load_domain(d, "test", seed, device)
+    if _is_embedded(d):
+        return load_domain(d.name, "test", d.meta.get("seed", seed), device)
+    raise ValueError(f"make_task got a ready {role} domain {d.name!r} that is not an embedded domain, so its test "
+                     f"split cannot be loaded by name: pass {role}_test=<its held-out Domain> (for folder datasets "
+                     "without an official split, uda_nb.data.folders.split_domain makes one).")
 
 
 def make_task(source: str | Domain | list, target: str | Domain, seed: int = 0,
@@ -120,24 +151,37 @@ def make_task(source: str | Domain | list, target: str | Domain, seed: int = 0,
     """
     src = _as_domain(source, "train", seed, device)
     tgt = _as_domain(target, "train", seed, device).unlabeled()
-    src_test = source_test if source_test is not None else _as_domain(
-        source if not isinstance(source, Domain) else source.name, "test", seed, device)
-    tgt_test = target_test if target_test is not None else _as_domain(
-        target if not isinstance(target, Domain) else target.name, "test", seed, device)
+    src_test = source_test.to(src.device) if source_test is not None else _test_split(source, "source", seed, device)
+    tgt_test = target_test.to(src.device) if target_test is not None else _test_split(target, "target", seed, device)
     return Task(source=src, target=tgt, source_test=src_test, target_test=tgt_test)
 
 
-def oracle_task(task: Task, seed: int | None = None) -> Task:
+def oracle_task(task: Task, seed: int | None = None, labeled_target: Domain | KeypointDomain | None = None) -> Task:
     """The train-on-target upper bound: a task whose *labeled source is the target's training split*.
 
     This is the one function in uda_nb that gives target training labels to a learner; it exists only to
     measure the oracle row of a results table. Everything else is evaluated against it, never tuned on it.
+    Embedded targets are reloaded with labels by name; for a real-data target pass ``labeled_target`` (the
+    labeled training split the task's target was made from).
     """
-    seed = task.target.meta.get("seed", 0) if seed is None else seed
-    labeled_target = load_domain(task.target.name, "train", seed, task.device)
+    if labeled_target is None:
+        if not _is_embedded(task.target):
+            raise ValueError(f"oracle_task cannot reload the labels of {task.target.name!r} by name (it is not an "
+                             "embedded domain): pass labeled_target=<the labeled training split of the target>.")
+        seed = task.target.meta.get("seed", 0) if seed is None else seed
+        labeled_target = load_domain(task.target.name, "train", seed, task.device)
+    elif len(labeled_target) != len(task.target) or not labeled_target.has_labels:
+        raise ValueError(f"labeled_target must be the labeled version of the task's target training split "
+                         f"({len(task.target)} images); got {labeled_target!r}.")
+    labeled_target = labeled_target.to(task.device)
     return Task(source=labeled_target, target=task.target, source_test=task.target_test,
                 target_test=task.target_test, name=f"oracle:{task.target.name}")
 
 
-__all__ = ["Domain", "Task", "EMBEDDED", "available_domains", "load_domain", "make_task", "oracle_task",
-           "concat_domains", "check_compatible"]
+from .folders import (CorruptImageError, load_image_folder_domain, load_image_folder_domains,  # noqa: E402
+                      load_keypoint_folder, real_data_dir, split_domain)
+from .torchvision_digits import load_torchvision_digits  # noqa: E402
+
+__all__ = ["Domain", "KeypointDomain", "Task", "EMBEDDED", "available_domains", "load_domain", "make_task",
+           "oracle_task", "concat_domains", "check_compatible", "load_image_folder_domain", "load_image_folder_domains",
+           "split_domain", "load_keypoint_folder", "load_torchvision_digits", "CorruptImageError", "real_data_dir"]

@@ -1,0 +1,116 @@
+"""``street``: an SVHN-like synthetic domain (3 x 32 x 32 in [0, 1], classes 0-9).
+
+SVHN crops are house-number plates photographed in the street: the labelled digit sits in the centre, its
+neighbours on the plate are cut by the crop, and the background is a plate or wall with photographic
+texture, uneven light, low contrast and blur. ``street`` rebuilds those nuisances on top of the same font
+renderer as ``syn`` (so the two differ the way SYN and SVHN differ, not by typeface):
+
+- a house number of 1-3 digits in one font, spacing and colour; the labelled digit is centred and its
+  neighbours appear cut at the left/right edges (the distractors that make SVHN hard);
+- the crop is tight around the centre digit (its height is 55-80 % of the image), with small rotation and
+  jitter;
+- background: a plate colour mixed with a real photo patch (texture), a light gradient across the crop;
+- digit colour at lower, varied contrast (luminance gap >= 0.2, against 0.3 in ``syn``), blur up to 1.6 px,
+  sensor noise.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .digits import to_uint8
+from .photos import random_patches
+from .syn import digit_fonts
+
+SIZES = {"train": 6000, "test": 1000}
+_CANVAS = (224, 96)  # (W, H): wide enough for three glyphs at the largest font size
+_LUM = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=512)
+def _font(path: str, size: int):
+    from PIL import ImageFont
+
+    return ImageFont.truetype(path, size)  # loading a font file costs more than drawing with it
+
+
+def _number_mask(font_path: str, digits: list[int], centre: int, size: int, spacing: int, angle: float,
+                 crop_frac: float, jitter: tuple[float, float]):
+    """Draw ``digits`` as one house number, rotate about the centre digit, and crop a square around it.
+
+    Returns a ``(32, 32)`` float mask in [0, 1]. ``crop_frac``: the centre digit's ink height as a fraction
+    of the crop side; ``jitter``: offset of the crop centre in units of the digit height.
+    """
+    from PIL import Image, ImageDraw
+
+    font = _font(font_path, size)
+    canvas = Image.new("L", _CANVAS, 0)
+    draw = ImageDraw.Draw(canvas)
+    widths = [draw.textlength(str(d), font=font) for d in digits]
+    total = sum(widths) + spacing * (len(digits) - 1)
+    x = (_CANVAS[0] - total) / 2
+    ascent = font.getbbox("0")
+    y = (_CANVAS[1] - (ascent[3] - ascent[1])) / 2 - ascent[1]
+    box = None
+    for i, (d, w) in enumerate(zip(digits, widths)):
+        draw.text((x, y), str(d), fill=255, font=font)
+        if i == centre:
+            box = draw.textbbox((x, y), str(d), font=font)
+        x += w + spacing
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    height = box[3] - box[1]
+    if angle:
+        canvas = canvas.rotate(angle, resample=Image.BILINEAR, center=(cx, cy))
+    side = height / crop_frac
+    cx, cy = cx + jitter[0] * height, cy + jitter[1] * height
+    crop = canvas.crop((round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2)))
+    return np.asarray(crop.resize((32, 32), Image.BOX), dtype=np.float32) / 255.0
+
+
+def _colours(rng: np.random.Generator):
+    """A plate colour and a digit colour, both desaturated towards grey (street paint is rarely pure
+    colour), whose luminances differ by at least 0.2."""
+    while True:
+        plate, ink = rng.random(3).astype(np.float32), rng.random(3).astype(np.float32)
+        plate, ink = (c @ _LUM + float(rng.uniform(0.3, 1.0)) * (c - c @ _LUM) for c in (plate, ink))
+        if abs(float((plate - ink) @ _LUM)) >= 0.2:
+            return np.clip(plate, 0, 1), np.clip(ink, 0, 1)
+
+
+def build_street(split: str, seed: int) -> dict[str, np.ndarray]:
+    """Arrays for ``street``: ``(N, 3, 32, 32)`` uint8 images, balanced ``(N,)`` labels, and the number of
+    digits on each plate (``n_digits``); train 6,000 / test 1,000 images from generators seeded by
+    ``(seed, split)``."""
+    from PIL import Image, ImageFilter
+
+    fonts = digit_fonts()
+    n = SIZES[split]
+    rng = np.random.default_rng([seed, 0 if split == "train" else 1, 7373])
+    labels = rng.permutation(np.arange(n) % 10).astype(np.int64)
+    textures = random_patches(n, 32, rng)  # (N, 3, 32, 32) real photo texture under every plate
+    images = np.empty((n, 3, 32, 32), dtype=np.uint8)
+    n_digits = np.empty(n, dtype=np.int64)
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32) / 31.0 - 0.5
+    for i in range(n):
+        left, right = rng.random() < 0.6, rng.random() < 0.6
+        digits = ([int(rng.integers(0, 10))] if left else []) + [int(labels[i])] + (
+            [int(rng.integers(0, 10))] if right else [])
+        n_digits[i] = len(digits)
+        mask = _number_mask(fonts[int(rng.integers(0, len(fonts)))], digits, centre=int(left),
+                            size=int(rng.integers(40, 61)), spacing=int(rng.integers(2, 12)),
+                            angle=float(rng.uniform(-8, 8)), crop_frac=float(rng.uniform(0.55, 0.8)),
+                            jitter=tuple(rng.uniform(-0.06, 0.06, size=2)))[None]
+        plate, ink = _colours(rng)
+        mix = float(rng.uniform(0.25, 0.75))  # how much photo texture shows through the plate
+        background = mix * textures[i] + (1 - mix) * plate[:, None, None]
+        ink_img = ink[:, None, None] * (0.85 + 0.3 * textures[i].mean(0, keepdims=True))  # worn paint
+        img = background * (1 - mask) + ink_img * mask
+        gx, gy = rng.uniform(-0.6, 0.6, size=2)
+        img = img * (1.0 + gx * xx + gy * yy)[None]  # uneven daylight across the plate
+        pil = Image.fromarray(to_uint8(img.transpose(1, 2, 0)))
+        pil = pil.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.3, 1.6))))
+        out = np.asarray(pil, dtype=np.float32) / 255.0 + rng.normal(0, rng.uniform(0.01, 0.05), size=(32, 32, 3))
+        images[i] = to_uint8(out).transpose(2, 0, 1)
+    return {"images": images, "labels": labels, "n_digits": n_digits}
