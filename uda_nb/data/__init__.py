@@ -18,7 +18,7 @@ from ..cache import cached_npz
 from ..config import cache_dir
 from . import digits, street, syn
 from .domain import Domain, Task, check_compatible, concat_domains
-from . import dsprites
+from . import dsprites, hands
 from .keypoints import KeypointDomain
 
 
@@ -68,6 +68,11 @@ EMBEDDED: dict[str, EmbeddedDomain] = {
     "dsprites-scream": EmbeddedDomain("dsprites-scream", functools.partial(dsprites.build_dsprites, "scream"), (), 1,
                                     dsprites.DESCRIPTIONS["scream"], family="dsprites",
                                     keypoint_names=dsprites.KEYPOINT_NAMES),
+    **{f"hands-{style}": EmbeddedDomain(f"hands-{style}", functools.partial(hands.build_hands, style), (), 1,
+                                        hands.DESCRIPTIONS[style], family="hands",
+                                        keypoint_names=hands.KEYPOINT_NAMES, skeleton=hands.SKELETON,
+                                        groups=hands.GROUPS, meta={"skeleton_colors": hands.SKELETON_COLORS})
+       for style in hands.STYLES},
 }
 SPLITS = ("train", "test")
 
