@@ -32,6 +32,7 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_data.py
 
 # Strip outputs from notebook sources before committing them.
 strip: $(STAMP)

@@ -108,3 +108,15 @@ def test_a_custom_task_gets_its_own_cache_key(task):
     assert run_key(spec, 0, cpu, task) == run_key(spec, 0, cpu, task)
     other = replace(task, source=replace(task.source, images=task.source.images.flip(0)))
     assert run_key(spec, 0, cpu, other) != run_key(spec, 0, cpu, task)
+
+
+def test_run_key_changes_when_a_domain_generator_changes(monkeypatch):
+    import torch
+    from dataclasses import replace
+    from uda_nb.data import EMBEDDED
+    from uda_nb.experiments import RunSpec, run_key
+
+    spec, cpu = RunSpec("source_only", source="syn", target="street"), torch.device("cpu")
+    before = run_key(spec, 0, cpu)
+    monkeypatch.setitem(EMBEDDED, "street", replace(EMBEDDED["street"], version=EMBEDDED["street"].version + 1))
+    assert run_key(spec, 0, cpu) != before

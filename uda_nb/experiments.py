@@ -1,7 +1,7 @@
 """Run a method over seeds with results cached on disk, and summarise them as mean +- std tables.
 
 A :class:`RunSpec` is the full configuration of one training run except its seed. ``run(spec, seed)`` looks
-for ``data/cache/runs/<key>/`` (key = hash of the spec, the seed, the device type and :data:`RUNS_VERSION`),
+for ``data/cache/runs/<key>/`` (key = hash of the spec, the seed, the device type, :data:`RUNS_VERSION` and the data versions),
 and otherwise trains, then writes ``model.pt``, ``extras.pt`` and finally ``result.json`` (each atomically;
 ``result.json`` last, so its presence means the entry is complete). A corrupt entry is recomputed with a
 warning. Bump :data:`RUNS_VERSION` when a change to the code changes results.
@@ -110,10 +110,20 @@ def task_fingerprint(task: Task) -> str:
     return h.hexdigest()[:16]
 
 
+def data_versions(spec: RunSpec) -> dict[str, int]:
+    """The generator version of every embedded domain a spec trains or tests on: a run trained on an older
+    version of a domain must not be reused once the generator changed."""
+    from .data import EMBEDDED
+
+    names = list(spec.source) if isinstance(spec.source, tuple) else [spec.source]
+    return {n: EMBEDDED[n].version for n in [*names, spec.target] if n in EMBEDDED}
+
+
 def run_key(spec: RunSpec, seed: int, device: torch.device, task: Task | None = None) -> str:
     """The cache folder name of a run: the spec, the seed, the device type and (for a task passed in by the
     caller) the task's data fingerprint."""
-    key = {"spec": asdict(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION}
+    key = {"spec": asdict(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION,
+           "data": data_versions(spec)}
     if task is not None:
         key["task"] = task_fingerprint(task)
     return config_key(key)

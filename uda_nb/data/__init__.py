@@ -57,7 +57,7 @@ EMBEDDED: dict[str, EmbeddedDomain] = {
                           "1,797 real 8x8 handwritten digits (sklearn load_digits), upsampled to 32x32"),
     "syn": EmbeddedDomain("syn", syn.build_syn, digits.DIGIT_CLASSES, 1,
                           "digits rendered with 22 matplotlib fonts, random pose/colours/blur (SynNumbers)"),
-    "street": EmbeddedDomain("street", street.build_street, digits.DIGIT_CLASSES, 1,
+    "street": EmbeddedDomain("street", street.build_street, digits.DIGIT_CLASSES, 2,
                              "SVHN-like house-number crops: cut neighbours, photo-textured plates, low contrast"),
     "dsprites-color": EmbeddedDomain("dsprites-color", functools.partial(dsprites.build_dsprites, "color"), (), 1,
                                     dsprites.DESCRIPTIONS["color"], family="dsprites",

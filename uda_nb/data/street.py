@@ -5,12 +5,14 @@ neighbours on the plate are cut by the crop, and the background is a plate or wa
 texture, uneven light, low contrast and blur. ``street`` rebuilds those nuisances on top of the same font
 renderer as ``syn`` (so the two differ the way SYN and SVHN differ, not by typeface):
 
-- a house number of 1-3 digits in one font, spacing and colour; the labelled digit is centred and its
-  neighbours appear cut at the left/right edges (the distractors that make SVHN hard);
+- a house number of 1-3 digits in one font, spacing and colour (each side has a neighbour with probability
+  0.75); the labelled digit is centred and its neighbours appear cut at the left/right edges (the
+  distractors that make SVHN hard);
 - the crop is tight around the centre digit (its height is 55-80 % of the image), with small rotation and
-  jitter;
+  jitter, and a random aspect (type condensed or extended by up to ~30 %);
+- in 30 % of the crops the plate's edge or frame enters from one side;
 - background: a plate colour mixed with a real photo patch (texture), a light gradient across the crop;
-- digit colour at lower, varied contrast (luminance gap >= 0.2, against 0.3 in ``syn``), blur up to 1.6 px,
+- digit colour at lower, varied contrast (luminance gap >= 0.2, against 0.3 in ``syn``), blur up to 2 px,
   sensor noise.
 """
 
@@ -37,11 +39,13 @@ def _font(path: str, size: int):
 
 
 def _number_mask(font_path: str, digits: list[int], centre: int, size: int, spacing: int, angle: float,
-                 crop_frac: float, jitter: tuple[float, float]):
-    """Draw ``digits`` as one house number, rotate about the centre digit, and crop a square around it.
+                 crop_frac: float, jitter: tuple[float, float], width_factor: float = 1.0):
+    """Draw ``digits`` as one house number, rotate about the centre digit, and crop around it.
 
     Returns a ``(32, 32)`` float mask in [0, 1]. ``crop_frac``: the centre digit's ink height as a fraction
-    of the crop side; ``jitter``: offset of the crop centre in units of the digit height.
+    of the crop height; ``jitter``: offset of the crop centre in units of the digit height;
+    ``width_factor``: crop width / crop height, so the square output condenses (> 1) or extends (< 1) the
+    type, as house-number typefaces and oblique camera views do.
     """
     from PIL import Image, ImageDraw
 
@@ -64,8 +68,9 @@ def _number_mask(font_path: str, digits: list[int], centre: int, size: int, spac
     if angle:
         canvas = canvas.rotate(angle, resample=Image.BILINEAR, center=(cx, cy))
     side = height / crop_frac
+    half_w = side * width_factor / 2
     cx, cy = cx + jitter[0] * height, cy + jitter[1] * height
-    crop = canvas.crop((round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2)))
+    crop = canvas.crop((round(cx - half_w), round(cy - side / 2), round(cx + half_w), round(cy + side / 2)))
     return np.asarray(crop.resize((32, 32), Image.BOX), dtype=np.float32) / 255.0
 
 
@@ -94,23 +99,29 @@ def build_street(split: str, seed: int) -> dict[str, np.ndarray]:
     n_digits = np.empty(n, dtype=np.int64)
     yy, xx = np.mgrid[0:32, 0:32].astype(np.float32) / 31.0 - 0.5
     for i in range(n):
-        left, right = rng.random() < 0.6, rng.random() < 0.6
+        left, right = rng.random() < 0.75, rng.random() < 0.75
         digits = ([int(rng.integers(0, 10))] if left else []) + [int(labels[i])] + (
             [int(rng.integers(0, 10))] if right else [])
         n_digits[i] = len(digits)
         mask = _number_mask(fonts[int(rng.integers(0, len(fonts)))], digits, centre=int(left),
-                            size=int(rng.integers(40, 61)), spacing=int(rng.integers(2, 12)),
+                            size=int(rng.integers(40, 61)), spacing=int(rng.integers(0, 9)),
                             angle=float(rng.uniform(-8, 8)), crop_frac=float(rng.uniform(0.55, 0.8)),
-                            jitter=tuple(rng.uniform(-0.06, 0.06, size=2)))[None]
+                            jitter=tuple(rng.uniform(-0.06, 0.06, size=2)),
+                            width_factor=float(rng.uniform(0.75, 1.35)))[None]
         plate, ink = _colours(rng)
         mix = float(rng.uniform(0.25, 0.75))  # how much photo texture shows through the plate
         background = mix * textures[i] + (1 - mix) * plate[:, None, None]
         ink_img = ink[:, None, None] * (0.85 + 0.3 * textures[i].mean(0, keepdims=True))  # worn paint
         img = background * (1 - mask) + ink_img * mask
+        if rng.random() < 0.3:  # the plate's edge or frame entering the crop on one side
+            edge, width = int(rng.integers(0, 4)), int(rng.integers(2, 6))
+            band = [slice(None)] * 3
+            band[1 + edge % 2] = slice(0, width) if edge < 2 else slice(32 - width, 32)
+            img[tuple(band)] = rng.random(3).astype(np.float32)[:, None, None]
         gx, gy = rng.uniform(-0.6, 0.6, size=2)
         img = img * (1.0 + gx * xx + gy * yy)[None]  # uneven daylight across the plate
         pil = Image.fromarray(to_uint8(img.transpose(1, 2, 0)))
-        pil = pil.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.3, 1.6))))
+        pil = pil.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.4, 2.0))))
         out = np.asarray(pil, dtype=np.float32) / 255.0 + rng.normal(0, rng.uniform(0.01, 0.05), size=(32, 32, 3))
         images[i] = to_uint8(out).transpose(2, 0, 1)
     return {"images": images, "labels": labels, "n_digits": n_digits}
