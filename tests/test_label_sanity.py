@@ -1,4 +1,4 @@
-"""Label sanity: a classifier trained on each generated digits domain's train split reads its own test split.
+"""Label sanity: a classifier trained on each digits domain's train split reads its own test split.
 
 If a generator drew one digit and stored another label (an off-by-one in a font table, a neighbour digit
 centred instead of the labelled one), test accuracy would sit near 10 %. The network is the foundation's
@@ -24,6 +24,7 @@ def own_test_accuracy(name: str, steps: int) -> float:
     return accuracy(method, test)
 
 
-@pytest.mark.parametrize("name, steps, floor", [("syn", 400, 0.85), ("street", 600, 0.85), ("mnistm", 300, 0.85)])
-def test_generated_digits_labels_match_pictures(name, steps, floor):
+@pytest.mark.parametrize("name, steps, floor", [("mnist", 200, 0.9), ("uci", 200, 0.9), ("mnistm", 300, 0.85),
+                                               ("syn", 400, 0.85), ("street", 600, 0.85)])
+def test_digits_labels_match_pictures(name, steps, floor):
     assert own_test_accuracy(name, steps) > floor
