@@ -169,3 +169,17 @@ def test_oracle_task_on_a_custom_target_uses_the_given_labels_only():
     assert torch.equal(oracle.source.labels, tgt.labels) and torch.equal(oracle.source.images, tgt.images)
     with pytest.raises(ValueError, match="labeled version"):
         oracle_task(task, labeled_target=toy_domain("my_tgt", 8))
+
+
+def test_subset_keeps_per_image_meta_aligned():
+    d = load_domain("uci", "test")
+    idx = torch.tensor([5, 0, 7])
+    sub = d.subset(idx)
+    assert np.array_equal(sub.meta["ids"], d.meta["ids"][[5, 0, 7]])
+    assert sub.meta["description"] == d.meta["description"]
+    files = Domain("f", "train", d.images[:4], d.labels[:4], d.class_names, meta={"files": ("a", "b", "c", "d")})
+    assert files.subset(torch.tensor([3, 1])).meta["files"] == ("d", "b")
+    assert files.subset(slice(1, 3)).meta["files"] == ("b", "c")
+    merged = concat_domains([d, d])
+    assert merged.subset(torch.tensor([0, 400])).meta["parts"].tolist() == [0, 1]
+    assert merged.subset(torch.tensor([0, 400])).meta["part_names"] == ["uci", "uci"]

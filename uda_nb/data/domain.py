@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 
@@ -83,9 +84,10 @@ class Domain:
         return replace(self, images=self.images.contiguous(memory_format=torch.channels_last))
 
     def subset(self, index: torch.Tensor | slice) -> "Domain":
-        """The images (and labels) at ``index``."""
+        """The images (and labels) at ``index``; per-image ``meta`` entries (ids, files, factors) follow."""
         labels = None if self.labels is None else self.labels[index]
-        return replace(self, images=self.images[index], labels=labels)
+        return replace(self, images=self.images[index], labels=labels,
+                       meta=subset_meta(self.meta, len(self), index))
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> "Domain":
         """At most ``n`` images drawn without replacement (all of them, in order, when ``n >= len``)."""
@@ -97,6 +99,25 @@ class Domain:
     def __repr__(self) -> str:
         lab = "labeled" if self.has_labels else "UNLABELED"
         return f"Domain({self.name!r}, {self.split}, n={len(self)}, shape={self.image_shape}, {lab})"
+
+
+def subset_meta(meta: dict, n: int, index) -> dict:
+    """``meta`` with every per-image entry indexed by ``index``: arrays and tensors of length ``n`` (ids,
+    generation factors, ``parts``) and the ``files`` list, so they stay aligned with the images. Other lists
+    (``part_names``, ``skeleton_colors``) are per-domain and left alone."""
+    if isinstance(index, torch.Tensor):
+        index = index.detach().cpu()
+        if index.dtype == torch.bool:
+            index = index.nonzero().flatten()
+        index = index.numpy()
+    out = {}
+    for key, value in meta.items():
+        if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim >= 1 and len(value) == n:
+            value = value[torch.as_tensor(index).to(value.device) if isinstance(value, torch.Tensor) else index]
+        elif key == "files" and isinstance(value, (list, tuple)) and len(value) == n:
+            value = value[index] if isinstance(index, slice) else type(value)(value[int(i)] for i in np.atleast_1d(index))
+        out[key] = value
+    return out
 
 
 def concat_domains(domains: list[Domain], name: str | None = None) -> Domain:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from .domain import subset_meta
+
 
 @dataclass(frozen=True)
 class KeypointDomain:
@@ -110,7 +112,8 @@ class KeypointDomain:
 
     def subset(self, index: torch.Tensor | slice) -> "KeypointDomain":
         pick = (lambda t: None if t is None else t[index])
-        return replace(self, images=self.images[index], keypoints=pick(self.keypoints), visible=pick(self.visible))
+        return replace(self, images=self.images[index], keypoints=pick(self.keypoints), visible=pick(self.visible),
+                       meta=subset_meta(self.meta, len(self), index))
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> "KeypointDomain":
         if n >= len(self):
