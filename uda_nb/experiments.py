@@ -1,14 +1,15 @@
 """Run a method over seeds with results cached on disk, and summarise them as mean +- std tables.
 
 A :class:`RunSpec` is the full configuration of one training run except its seed. ``run(spec, seed)`` looks
-for ``data/cache/runs/<key>/`` (key = hash of the spec, the seed, the device type, :data:`RUNS_VERSION` and the data versions),
-and otherwise trains, then writes ``model.pt``, ``extras.pt`` and finally ``result.json`` (each atomically;
-``result.json`` last, so its presence means the entry is complete). A corrupt entry is recomputed with a
-warning. Bump :data:`RUNS_VERSION` when a change to the code changes results.
+for ``data/cache/runs/<key>/`` (key = hash of the spec, the seed, the device type, :data:`RUNS_VERSION` and the
+generator versions of its domains), and otherwise trains, then writes ``model.pt``, ``extras.pt`` and finally
+``result.json`` (each atomically; ``result.json`` last, so its presence means the entry is complete). A
+corrupt entry is recomputed with a warning. Bump :data:`RUNS_VERSION` when a change to the code changes results.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import warnings
@@ -22,7 +23,7 @@ import torch
 from . import methods
 from .cache import atomic_write, config_key, load_json, save_json
 from .config import Budget, cache_dir, get_device, seed_everything
-from .data import make_task, oracle_task
+from .data import EMBEDDED, make_task, oracle_task
 from .data.domain import Task
 from .metrics import gap_covered, mean_std
 from .train import ADistanceLogger, FeatureSnapshots, FitResult, fit
@@ -98,8 +99,6 @@ def build_method(spec: RunSpec, task: Task) -> methods.Method:
 def task_fingerprint(task: Task) -> str:
     """A short hash of a task's data (names, sizes, a strided sample of image bytes and labels), so a run on a
     user-built task (real data) never hits the cache of a run on the embedded task with the same spec."""
-    import hashlib
-
     h = hashlib.sha1()
     for dom in (task.source, task.target, task.source_test, task.target_test):
         h.update(f"{dom.name}|{dom.split}|{len(dom)}|{dom.image_shape}".encode())
@@ -113,15 +112,13 @@ def task_fingerprint(task: Task) -> str:
 def data_versions(spec: RunSpec) -> dict[str, int]:
     """The generator version of every embedded domain a spec trains or tests on: a run trained on an older
     version of a domain must not be reused once the generator changed."""
-    from .data import EMBEDDED
-
     names = list(spec.source) if isinstance(spec.source, tuple) else [spec.source]
     return {n: EMBEDDED[n].version for n in [*names, spec.target] if n in EMBEDDED}
 
 
 def run_key(spec: RunSpec, seed: int, device: torch.device, task: Task | None = None) -> str:
-    """The cache folder name of a run: the spec, the seed, the device type and (for a task passed in by the
-    caller) the task's data fingerprint."""
+    """The cache folder name of a run: the spec, the seed, the device type, the generator versions of its
+    embedded domains and (for a task passed in by the caller) the task's data fingerprint."""
     key = {"spec": asdict(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION,
            "data": data_versions(spec)}
     if task is not None:

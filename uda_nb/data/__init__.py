@@ -17,7 +17,7 @@ import torch
 from ..cache import cached_npz
 from ..config import cache_dir
 from . import digits, street, syn
-from .domain import Domain, Task, check_compatible, concat_domains
+from .domain import Domain, ImageSet, Task, check_compatible, concat_domains
 from . import dsprites, hands
 from .keypoints import KeypointDomain
 
@@ -59,15 +59,10 @@ EMBEDDED: dict[str, EmbeddedDomain] = {
                           "digits rendered with 22 matplotlib fonts, random pose/colours/blur (SynNumbers)"),
     "street": EmbeddedDomain("street", street.build_street, digits.DIGIT_CLASSES, 2,
                              "SVHN-like house-number crops: cut neighbours, photo-textured plates, low contrast"),
-    "dsprites-color": EmbeddedDomain("dsprites-color", functools.partial(dsprites.build_dsprites, "color"), (), 1,
-                                    dsprites.DESCRIPTIONS["color"], family="dsprites",
-                                    keypoint_names=dsprites.KEYPOINT_NAMES),
-    "dsprites-noisy": EmbeddedDomain("dsprites-noisy", functools.partial(dsprites.build_dsprites, "noisy"), (), 1,
-                                    dsprites.DESCRIPTIONS["noisy"], family="dsprites",
-                                    keypoint_names=dsprites.KEYPOINT_NAMES),
-    "dsprites-scream": EmbeddedDomain("dsprites-scream", functools.partial(dsprites.build_dsprites, "scream"), (), 1,
-                                    dsprites.DESCRIPTIONS["scream"], family="dsprites",
-                                    keypoint_names=dsprites.KEYPOINT_NAMES),
+    **{f"dsprites-{style}": EmbeddedDomain(f"dsprites-{style}", functools.partial(dsprites.build_dsprites, style), (),
+                                           1, dsprites.DESCRIPTIONS[style], family="dsprites",
+                                           keypoint_names=dsprites.KEYPOINT_NAMES)
+       for style in dsprites.STYLES},
     **{f"hands-{style}": EmbeddedDomain(f"hands-{style}", functools.partial(hands.build_hands, style), (), 1,
                                         hands.DESCRIPTIONS[style], family="hands",
                                         keypoint_names=hands.KEYPOINT_NAMES, skeleton=hands.SKELETON,
@@ -120,8 +115,8 @@ def load_domain(name: str, split: str = "train", seed: int = 0, device: torch.de
     return domain if labeled else domain.unlabeled()
 
 
-def _as_domain(d, split: str, seed: int, device) -> Domain | KeypointDomain:
-    if isinstance(d, (Domain, KeypointDomain)):
+def _as_domain(d, split: str, seed: int, device) -> ImageSet:
+    if isinstance(d, ImageSet):
         return d.to(device) if device is not None else d
     if isinstance(d, (list, tuple)):
         return concat_domains([_as_domain(x, split, seed, device) for x in d])

@@ -14,8 +14,78 @@ import numpy as np
 import torch
 
 
+class ImageSet:
+    """What every in-memory domain shares, whatever its targets: ``images`` ``(N, C, H, W)`` float32 in
+    ``[0, 1]``, a per-image ``meta``, and the fields listed in ``_TARGETS`` (``None`` in an unlabeled view),
+    which move, index and disappear together with the images.
+
+    Subclasses are frozen dataclasses (:class:`Domain`: class labels; :class:`~uda_nb.data.keypoints.KeypointDomain`:
+    keypoints and visibility).
+    """
+
+    _TARGETS: tuple[str, ...] = ()
+
+    def _check_images(self) -> None:
+        kind = type(self).__name__
+        if not isinstance(self.images, torch.Tensor) or self.images.dim() != 4:
+            shape = tuple(getattr(self.images, "shape", ()))
+            raise ValueError(f"{kind} {self.name!r} ({self.split}): images must be a 4-D tensor (N, C, H, W), "
+                             f"got shape {shape}. Add a channel axis for grey images (x[:, None]).")
+        if len(self.images) == 0:
+            raise ValueError(f"{kind} {self.name!r} ({self.split}) is empty: it has no images. Check the data "
+                             "folder or the split sizes you asked for.")
+
+    def _targets(self, fn) -> dict:
+        """``{field: fn(value)}`` for every target field (``None`` stays ``None``)."""
+        return {f: None if getattr(self, f) is None else fn(getattr(self, f)) for f in self._TARGETS}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one image."""
+        return tuple(self.images.shape[1:])
+
+    @property
+    def has_labels(self) -> bool:
+        return self.labels is not None
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    def unlabeled(self):
+        """The same images with every target removed: the only view of a target domain that training may see."""
+        return replace(self, **dict.fromkeys(self._TARGETS), meta={**self.meta, "unlabeled": True})
+
+    def to(self, device: torch.device | str):
+        """A copy on ``device`` (a no-op when already there)."""
+        device = torch.device(device)
+        if self.images.device == device:
+            return self
+        return replace(self, images=self.images.to(device), **self._targets(lambda t: t.to(device)))
+
+    def channels_last(self):
+        """The same images stored channels-last (NHWC in memory, NCHW in shape): ~20 % faster convolutions on
+        CPU. Values and shapes are unchanged."""
+        return replace(self, images=self.images.contiguous(memory_format=torch.channels_last))
+
+    def subset(self, index: torch.Tensor | slice):
+        """The images and targets at ``index``; per-image ``meta`` entries (ids, files, factors) follow."""
+        return replace(self, images=self.images[index], **self._targets(lambda t: t[index]),
+                       meta=subset_meta(self.meta, len(self), index))
+
+    def sample(self, n: int, generator: torch.Generator | None = None):
+        """At most ``n`` images drawn without replacement (all of them, in order, when ``n >= len``)."""
+        if n >= len(self):
+            return self
+        index = torch.randperm(len(self), generator=generator)[:n].to(self.device)
+        return self.subset(index)
+
+
 @dataclass(frozen=True)
-class Domain:
+class Domain(ImageSet):
     """One split of one domain held in memory.
 
     images: ``(N, C, H, W)`` float32 in ``[0, 1]``; labels: ``(N,)`` int64 class indices, or ``None`` for an
@@ -30,14 +100,10 @@ class Domain:
     class_names: tuple[str, ...] = ()
     meta: dict = field(default_factory=dict)
 
+    _TARGETS = ("labels",)
+
     def __post_init__(self):
-        if not isinstance(self.images, torch.Tensor) or self.images.dim() != 4:
-            shape = tuple(getattr(self.images, "shape", ()))
-            raise ValueError(f"Domain {self.name!r} ({self.split}): images must be a 4-D tensor (N, C, H, W), "
-                             f"got shape {shape}. Add a channel axis for grey images (x[:, None]).")
-        if len(self.images) == 0:
-            raise ValueError(f"Domain {self.name!r} ({self.split}) is empty: it has no images. Check the data "
-                             "folder or the split sizes you asked for.")
+        self._check_images()
         if self.labels is not None:
             if self.labels.shape != (len(self.images),):
                 raise ValueError(f"Domain {self.name!r} ({self.split}): {len(self.images)} images but labels of "
@@ -46,55 +112,9 @@ class Domain:
                 raise ValueError(f"Domain {self.name!r} ({self.split}): label {int(self.labels.max())} is out of "
                                  f"range for {len(self.class_names)} classes {self.class_names}.")
 
-    def __len__(self) -> int:
-        return len(self.images)
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """``(C, H, W)`` of one image."""
-        return tuple(self.images.shape[1:])
-
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
-
-    @property
-    def has_labels(self) -> bool:
-        return self.labels is not None
-
-    @property
-    def device(self) -> torch.device:
-        return self.images.device
-
-    def unlabeled(self) -> "Domain":
-        """The same images with the labels removed: the only view of a target that training may see."""
-        return replace(self, labels=None, meta={**self.meta, "unlabeled": True})
-
-    def to(self, device: torch.device | str) -> "Domain":
-        """A copy on ``device`` (a no-op when already there)."""
-        device = torch.device(device)
-        if self.images.device == device:
-            return self
-        labels = None if self.labels is None else self.labels.to(device)
-        return replace(self, images=self.images.to(device), labels=labels)
-
-    def channels_last(self) -> "Domain":
-        """The same images stored channels-last (NHWC in memory, NCHW in shape): ~20 % faster convolutions on
-        CPU. Values and shapes are unchanged."""
-        return replace(self, images=self.images.contiguous(memory_format=torch.channels_last))
-
-    def subset(self, index: torch.Tensor | slice) -> "Domain":
-        """The images (and labels) at ``index``; per-image ``meta`` entries (ids, files, factors) follow."""
-        labels = None if self.labels is None else self.labels[index]
-        return replace(self, images=self.images[index], labels=labels,
-                       meta=subset_meta(self.meta, len(self), index))
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> "Domain":
-        """At most ``n`` images drawn without replacement (all of them, in order, when ``n >= len``)."""
-        if n >= len(self):
-            return self
-        index = torch.randperm(len(self), generator=generator)[:n].to(self.device)
-        return self.subset(index)
 
     def __repr__(self) -> str:
         lab = "labeled" if self.has_labels else "UNLABELED"

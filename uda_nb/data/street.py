@@ -18,24 +18,15 @@ renderer as ``syn`` (so the two differ the way SYN and SVHN differ, not by typef
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from .digits import to_uint8
 from .photos import random_patches
-from .syn import digit_fonts
+from .syn import digit_fonts, load_font
 
 SIZES = {"train": 6000, "test": 1000}
 _CANVAS = (224, 96)  # (W, H): wide enough for three glyphs at the largest font size
 _LUM = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-@functools.lru_cache(maxsize=512)
-def _font(path: str, size: int):
-    from PIL import ImageFont
-
-    return ImageFont.truetype(path, size)  # loading a font file costs more than drawing with it
 
 
 def _number_mask(font_path: str, digits: list[int], centre: int, size: int, spacing: int, angle: float,
@@ -49,7 +40,7 @@ def _number_mask(font_path: str, digits: list[int], centre: int, size: int, spac
     """
     from PIL import Image, ImageDraw
 
-    font = _font(font_path, size)
+    font = load_font(font_path, size)
     canvas = Image.new("L", _CANVAS, 0)
     draw = ImageDraw.Draw(canvas)
     widths = [draw.textlength(str(d), font=font) for d in digits]

@@ -25,12 +25,20 @@ def _font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
+@functools.lru_cache(maxsize=512)
+def load_font(path: str, size: int):
+    """A PIL TrueType font, cached: loading the file costs more than drawing a glyph with it."""
+    from PIL import ImageFont
+
+    return ImageFont.truetype(path, size)
+
+
 def _render_mask(font_path: str, digit: int, size: int = 44, offset=(0, 0), stroke: int = 0,
                  angle: float = 0.0) -> np.ndarray:
     """One glyph as a ``(RENDER, RENDER)`` float mask in [0, 1], centred on its ink, shifted and rotated."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    font = ImageFont.truetype(font_path, size)
+    font = load_font(font_path, size)
     canvas = Image.new("L", (RENDER, RENDER), 0)
     draw = ImageDraw.Draw(canvas)
     left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=font, stroke_width=stroke)
