@@ -6,7 +6,7 @@ experiment; each notebook reads its numbers from :data:`BUDGETS` so that one swi
 
 Environment variables
 ---------------------
-``UDA_NB_BUDGET``      smoke | report | paper (default report)
+``UDA_NB_BUDGET``      smoke | lecture | report | paper (default report)
 ``UDA_NB_DEVICE``      e.g. ``cpu``, ``cuda``, ``cuda:1`` (default: CUDA if available, else CPU)
 ``UDA_NB_DATA``        folder for generated datasets and result caches (default ``<repo>/data``)
 ``UDA_NB_CLAIMS_DIR``  where notebooks write ``<notebook>.claims.json`` (default ``<data>/claims``;
@@ -35,7 +35,9 @@ class Budget:
     128-image batch is 64 source + 64 target); ``seeds``: how many seeds a results table averages;
     ``eval_every``: steps between evaluations logged in the history; ``eval_samples``: images per domain
     used for in-training logging (final metrics always use the whole test split); ``tsne_points``: points
-    per domain in t-SNE figures; ``adist_samples``: points per domain for proxy A-distance.
+    per domain in t-SNE figures; ``adist_samples``: points per domain for proxy A-distance; ``data_seeds``: how
+    many builds of a generated
+    domain (its data seed: photo crops, fonts, poses) a robustness table repeats the experiment on.
     """
 
     name: str
@@ -46,6 +48,7 @@ class Budget:
     eval_samples: int
     tsne_points: int
     adist_samples: int
+    data_seeds: int = 1
 
     def scaled(self, **changes) -> "Budget":
         """A copy with some fields changed (``budget.scaled(steps=500)``)."""
@@ -56,12 +59,16 @@ BUDGETS: dict[str, Budget] = {
     # Enough to run every cell and exercise every code path: seconds per notebook.
     "smoke": Budget("smoke", steps=40, batch_size=32, seeds=1, eval_every=20, eval_samples=200,
                     tsne_points=100, adist_samples=100),
+    # A teacher's live run: one seed, a few hundred steps; 01_dann runs start to finish in under 2 minutes on
+    # a 2-core CPU (see the README's timing table).
+    "lecture": Budget("lecture", steps=500, batch_size=32, seeds=1, eval_every=100, eval_samples=500,
+                      tsne_points=300, adist_samples=300),
     # The executed reports on a 2-core laptop CPU: minutes per notebook.
     # 1,500 steps of 32 + 32 images: ~50 s for DANN, ~30 s for source-only on 2 cores (callbacks included);
     # the notebook then takes about 6 minutes from a fresh clone (1,800 steps measured 7-7.5 min: too close
     # to the 8-minute target on a shared 2-core machine).
     "report": Budget("report", steps=1500, batch_size=32, seeds=3, eval_every=300, eval_samples=1000,
-                     tsne_points=400, adist_samples=400),
+                     tsne_points=400, adist_samples=400, data_seeds=3),
     # The papers' budgets, for a GPU and the real datasets.
     "paper": Budget("paper", steps=30000, batch_size=64, seeds=5, eval_every=1000, eval_samples=5000,
                     tsne_points=1000, adist_samples=2000),
