@@ -22,7 +22,7 @@ os.environ.setdefault("UDA_NB_QUIET", "1")
 
 from uda_nb.config import resolve_budget  # noqa: E402
 from uda_nb.experiments import RunSpec, run  # noqa: E402
-from uda_nb.metrics import gap_covered  # noqa: E402
+from uda_nb.metrics import domain_classifier_accuracy, gap_covered, knn_domain_mixing  # noqa: E402
 
 BUDGET = resolve_budget("report")
 BASE = dict(lr=0.01, model={"norm": "center"}, adist_samples=BUDGET.adist_samples,
@@ -39,6 +39,9 @@ VARIANTS: dict[str, dict] = {
     "steps3000": {"steps": 3000},
     "lr0.02": {"lr": 0.02},
     "bn": {"model": {"norm": "center", "batch_norm": True}},
+    "lambda1.5": {"options": {"lambda_max": 1.5}},
+    "wd5e-4": {"weight_decay": 5e-4},
+    "dropout0.5": {"model": {"norm": "center", "dropout": 0.5}},
 }
 
 
@@ -78,17 +81,22 @@ def main() -> None:
                 t = time.perf_counter()
                 r = run(spec_for("dann", ds, **VARIANTS[name]), s)
                 h = r.history.iloc[-1]
+                feats = r.extras["snapshots"][max(r.extras["snapshots"])]  # held-out test features, final model
                 row = dict(src=100 * r.final["source_acc"], dom=100 * h["domain_acc"], adist=h.get("a_distance", np.nan),
+                           held=100 * domain_classifier_accuracy(r.method.discriminator, *feats),
+                           mix=knn_domain_mixing(*feats, k=10),
                            tgt=100 * r.final["target_acc"], sec=time.perf_counter() - t, cached=r.cached)
                 if ("source_only", ds, s) in base_acc:
                     row["gap"] = 100 * gap_covered(r.final["target_acc"], base_acc[("source_only", ds, s)],
                                                    base_acc[("oracle", ds, s)])
                     gaps_all.append(row["gap"])
                 rows.append(row)
-                print(f"  data {ds} seed {s}: src {row['src']:.1f} dom_acc {row['dom']:.1f} A-dist {row['adist']:.2f} | "
+                print(f"  data {ds} seed {s}: src {row['src']:.1f} dom_acc {row['dom']:.1f} held-out {row['held']:.1f} "
+                      f"mix {row['mix']:.2f} A-dist {row['adist']:.2f} | "
                       f"target {row['tgt']:.1f} gap {row.get('gap', np.nan):.1f} ({row['sec']:.0f} s)", flush=True)
             g = [r_.get("gap", np.nan) for r_ in rows]
             print(f"  data {ds}: src {np.mean([r_['src'] for r_ in rows]):.1f} dom {np.mean([r_['dom'] for r_ in rows]):.1f} "
+                  f"held-out {np.mean([r_['held'] for r_ in rows]):.1f} mix {np.mean([r_['mix'] for r_ in rows]):.2f} "
                   f"| gap {np.nanmean(g) if gaps_all else float('nan'):.1f}", flush=True)
         if gaps_all:
             print(f"  {name}: gap over all {np.mean(gaps_all):.1f} +- {np.std(gaps_all, ddof=1):.1f}", flush=True)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from uda_nb.data import Domain
-from uda_nb.metrics import accuracy, gap_covered, mean_std, proxy_a_distance
+from uda_nb.metrics import accuracy, domain_classifier_accuracy, gap_covered, knn_domain_mixing, mean_std, proxy_a_distance
 
 
 def test_a_distance_near_zero_for_one_distribution():
@@ -64,3 +64,32 @@ def test_accuracy_counts_correct_predictions_and_refuses_unlabeled():
     assert accuracy(Fixed(), dom) == 0.75
     with pytest.raises(ValueError, match="unlabeled"):
         accuracy(Fixed(), dom.unlabeled())
+
+
+def test_knn_mixing_is_one_for_one_distribution_and_zero_for_separate_clouds():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(400, 8)), rng.normal(size=(400, 8))
+    assert knn_domain_mixing(a, b, k=10) == pytest.approx(1.0, abs=0.08)
+    assert knn_domain_mixing(a, b + 10.0, k=10) == 0.0
+
+
+def test_knn_mixing_by_hand_on_a_line():
+    # source at 0, 1, 2, 3 and target at 10, 11, 12, 13.5 on a line, k = 4: each cloud has 4 points, so every
+    # point's 4 neighbours are its 3 cloud-mates and one point of the other cloud: 1/4 other-domain neighbours.
+    # Under perfect mixing a point has n / (2n - 1) = 4/7 of them, so the score is (1/4) / (4/7) = 7/16.
+    xs = np.array([[0.0], [1.0], [2.0], [3.0]])
+    xt = np.array([[10.0], [11.0], [12.0], [13.5]])
+    assert knn_domain_mixing(xs, xt, k=4) == pytest.approx((1 / 4) / (4 / 7))
+    with pytest.raises(ValueError, match="k=4 other points"):
+        knn_domain_mixing(xs[:2], xt[:2], k=4)
+
+
+def test_domain_classifier_accuracy_is_balanced_over_domains():
+    # a "discriminator" that reads the first feature: positive -> source
+    disc = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        disc.weight.copy_(torch.tensor([[1.0, 0.0]]))
+    head = nn.Sequential(disc, nn.Flatten(0))
+    fs = torch.tensor([[1.0, 0.0], [2.0, 0.0], [-1.0, 0.0], [3.0, 0.0]])  # 3 of 4 called source
+    ft = torch.tensor([[-1.0, 5.0], [1.0, 5.0]])  # 1 of 2 called target
+    assert domain_classifier_accuracy(head, fs, ft) == pytest.approx((3 / 4 + 1 / 2) / 2)

@@ -73,14 +73,18 @@ class DANN(Method):
     """DANN: ``L_y(source) + L_d(R_lambda(features))`` with ``lambda = lambda_max * lambda_p`` (eq. 14).
 
     Source and target go through the feature extractor in one concatenated batch (half source, half target,
-    as in the paper's 128-image batches).
+    as in the paper's 128-image batches). ``disc_lr_mult`` scales the domain classifier's learning rate (1 in
+    the paper; a slower or faster adversary is a knob of the recipe search in ``benchmarks/``).
     """
 
     name = "dann"
 
     def __init__(self, features: nn.Module, classifier: nn.Module, discriminator: nn.Module,
-                 gamma: float = 10.0, lambda_max: float = 1.0):
+                 gamma: float = 10.0, lambda_max: float = 1.0, disc_lr_mult: float = 1.0):
         super().__init__(features, classifier)
+        if disc_lr_mult <= 0:
+            raise ValueError(f"disc_lr_mult must be positive, got {disc_lr_mult}.")
+        self.lr_mult = {**self.lr_mult, "adversarial": float(disc_lr_mult)}
         self.discriminator = discriminator
         self.domain_loss = DomainAdversarialLoss(discriminator)
         self.gamma = gamma
