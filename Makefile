@@ -1,12 +1,17 @@
-# uda_nb: `make reports` executes every notebook into reports/; `make test` runs unit tests, claims tests
-# and nbval over the notebooks in the smoke budget. Both create .venv on first use.
+# uda_nb: `make reports` executes every notebook into reports/ (`make reports NB=01_dann` just one, then
+# rewrites the index from every claims file there); `make html` re-exports the HTML of the notebooks already
+# executed in reports/ without running them (NB= works there too); `make test` runs unit tests, claims tests
+# and nbval over the notebooks in the smoke budget. All create .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+# NB: notebook names (01_dann, 01_dann.ipynb or notebooks/01_dann.ipynb; several separated by spaces)
+NB ?=
+REPORT_NOTEBOOKS := $(if $(strip $(NB)),$(foreach n,$(NB),notebooks/$(basename $(notdir $(n))).ipynb),$(NOTEBOOKS))
 
-.PHONY: venv test unit reports lab clean-cache bench strip
+.PHONY: venv test unit reports html lab clean-cache bench strip
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +29,12 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests -m "not claims"
 
+# UDA_NB_QUIET=1: no progress bars in the kernels (uda_nb.reports sets it too).
 reports: $(STAMP)
-	$(PY) -m uda_nb.reports $(NOTEBOOKS)
+	UDA_NB_QUIET=1 $(PY) -m uda_nb.reports $(REPORT_NOTEBOOKS)
+
+html: $(STAMP)
+	$(PY) -m uda_nb.reports --html-only $(foreach n,$(NB),$(basename $(notdir $(n))))
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks

@@ -1,9 +1,18 @@
-"""Claims files and the reports index."""
+"""Claims files, the reports index and the reports runner."""
 
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
-from uda_nb.claims import Claim, claims_frame, write_claims
-from uda_nb.reports import write_index
+import pytest
+
+from uda_nb import reports
+from uda_nb.claims import CHECK, CROSS, Claim, claims_frame, method_headline, write_claims
+from uda_nb.reports import baseline_notes, load_entries, write_index
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_claims_are_written_where_configured_and_indexed(tmp_path, monkeypatch):
@@ -13,8 +22,100 @@ def test_claims_are_written_where_configured_and_indexed(tmp_path, monkeypatch):
     data = json.loads(open(path).read())
     assert path == str(tmp_path / "01_demo.claims.json")
     assert [c["holds"] for c in data["claims"]] == [True, False] and data["budget"] == "report"
-    assert claims_frame(claims).shape == (2, 5)
+    assert claims_frame(claims).shape == (2, 4)  # no rule or note: those columns are left out
     index = write_index(tmp_path).read_text()
-    assert "01_demo.html" in index and "49.3 ± 14.2" in index and index.count("<tr>") == 3
-    assert "class='no'" in index and "class='ok'" in index
+    assert "01_demo" in index and "49.3 ± 14.2" in index and "1 of 2 claims hold" in index
+    assert index.count("<tr><td class='holds") == 2
+    assert f"class='holds no'>{CROSS}<" in index and f"class='holds ok'>{CHECK}<" in index
+    assert "01_demo.html" not in index  # no HTML report yet: no dead link
+    (tmp_path / "01_demo.html").write_text("<html></html>")
+    assert "href='01_demo.html'" in write_index(tmp_path).read_text()
     assert not list(tmp_path.glob(".*tmp"))  # atomic writes leave nothing behind
+
+
+def test_index_shows_title_paper_headline_in_order_and_rules(tmp_path, monkeypatch):
+    monkeypatch.setenv("UDA_NB_CLAIMS_DIR", str(tmp_path))
+    headline = method_headline("DANN", "54.5 ± 2.0", "73.3 ± 1.5", "95.0 ± 0.2", "46.5 ± 1.6 %")
+    assert list(headline) == ["source-only", "DANN", "train-on-target", "gap covered"]
+    claims = [Claim("DANN beats source-only on MNIST -> MNIST-M", "76.7 vs 52.3", "73.3 ± 1.5 vs 54.5 ± 2.0",
+                    True, note="per seed 72.0 / 73.1 / 74.8 vs 52.3 / 55.0 / 56.2.", rule="every seed")]
+    write_claims("01_dann", claims, headline, "report", title="DANN: Unsupervised Domain Adaptation",
+                 description="Gradient reversal on MNIST → MNIST-M.", paper="Ganin & Lempitsky, ICML 2015")
+    data = json.loads((tmp_path / "01_dann.claims.json").read_text())
+    assert data["headline_order"] == list(headline)  # the json sorts keys; the order is kept beside it
+    assert data["title"].startswith("DANN") and data["paper"] == "Ganin & Lempitsky, ICML 2015"
+    index = write_index(tmp_path).read_text()
+    positions = [index.index(f"<th>{label}</th>") for label in headline]
+    assert positions == sorted(positions)  # source-only, method, oracle, gap covered
+    for text in ("DANN: Unsupervised Domain Adaptation", "Gradient reversal on MNIST → MNIST-M.",
+                 "Ganin &amp; Lempitsky, ICML 2015", "1 of 1 claims hold", "every seed",
+                 "per seed 72.0 / 73.1 / 74.8 vs 52.3 / 55.0 / 56.2.", "MNIST -&gt; MNIST-M"):
+        assert text in index, text
+
+
+def test_old_claims_files_still_index(tmp_path):
+    (tmp_path / "00_data.claims.json").write_text(json.dumps({
+        "budget": "report", "notebook": "00_data", "headline": {"b": "2", "a": "1"},
+        "claims": [{"claim": "c", "holds": True, "note": "", "ours": "1", "paper": "2"}]}))
+    entry = load_entries(tmp_path)[0]
+    assert entry["title"] == "00_data" and entry["headline"] == [("b", "2"), ("a", "1")]
+    assert "1 of 1 claims hold" in write_index(tmp_path).read_text()
+
+
+def test_different_baselines_for_the_same_pair_get_a_note(tmp_path, monkeypatch):
+    monkeypatch.setenv("UDA_NB_CLAIMS_DIR", str(tmp_path))
+    claim = [Claim("x", "1", "1", True)]
+    write_claims("00_data", claim, baselines={"mnist → mnistm": {
+        "source-only": "48.1 ± 1.8", "train-on-target": "96.3 ± 0.1", "network": "DANN digits net + BatchNorm"},
+        "syn → street": {"source-only": "76.2 ± 0.5", "network": "DANN digits net + BatchNorm"}})
+    write_claims("01_dann", claim, baselines={"MNIST -> MNIST-M": {
+        "source-only": "54.5 ± 2.0", "train-on-target": "96.3 ± 0.1", "network": "DANN digits net, centred"}})
+    write_claims("02_other", claim, baselines={"syn->street": {
+        "source-only": "76.2 ± 0.5", "network": "DANN digits net + BatchNorm"}})
+    notes = baseline_notes(load_entries(tmp_path))
+    assert notes == ["mnist → mnistm: 00_data reports source-only 48.1 ± 1.8 (DANN digits net + BatchNorm); "
+                     "01_dann reports source-only 54.5 ± 2.0 (DANN digits net, centred): different networks."]
+    index = write_index(tmp_path).read_text()
+    assert "Same pair, different baselines" in index and "00_data reports source-only 48.1 ± 1.8" in index
+    write_claims("01_dann", claim, baselines={"mnist → mnistm": {
+        "source-only": "48.1 ± 1.8", "network": "DANN digits net + BatchNorm"}})
+    assert baseline_notes(load_entries(tmp_path)) == []
+    assert "Same pair, different baselines" not in write_index(tmp_path).read_text()
+
+
+def test_reports_runs_quiet_kernels_and_single_notebooks(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for name in ("00_a", "01_b"):
+        (notebooks / f"{name}.ipynb").write_text("{}")
+    monkeypatch.setattr(reports, "NOTEBOOKS_DIR", notebooks)
+    monkeypatch.delenv("UDA_NB_QUIET", raising=False)
+    ran = []
+
+    def fake_execute(nb, out_dir):
+        ran.append((nb.name, os.environ.get("UDA_NB_QUIET"), os.environ.get("UDA_NB_CLAIMS_DIR")))
+        return out_dir / nb.name
+
+    monkeypatch.setattr(reports, "execute", fake_execute)
+    monkeypatch.setattr(reports, "export_html", lambda nb: (nb.with_suffix(".html"), []))
+    out = tmp_path / "out"
+    assert reports.main(["01_b", "--out", str(out)]) == 0
+    assert ran == [("01_b.ipynb", "1", str(out))] and (out / "index.html").exists()
+    ran.clear()
+    assert reports.main(["--out", str(out)]) == 0
+    assert [r[0] for r in ran] == ["00_a.ipynb", "01_b.ipynb"]
+    with pytest.raises(SystemExit):
+        reports.main(["--html-only", "99_missing", "--out", str(out)])
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_targets():
+    def dry(*args):
+        return subprocess.run(["make", "-n", "-s", *args], cwd=ROOT, capture_output=True, text=True).stdout
+
+    one = dry("reports", "NB=01_dann")
+    assert "UDA_NB_QUIET=1" in one and "uda_nb.reports notebooks/01_dann.ipynb" in one and "00_data" not in one
+    everything = dry("reports")
+    assert "notebooks/00_data.ipynb" in everything and "notebooks/01_dann.ipynb" in everything
+    assert "uda_nb.reports --html-only 01_dann" in dry("html", "NB=01_dann.ipynb")
+    assert "uda_nb.reports --html-only" in dry("html")

@@ -141,10 +141,33 @@ def tally(claims: Sequence[Claim]) -> str:
     return f"{sum(bool(c.holds) for c in claims)} of {len(claims)} hold"
 
 
-def write_claims(notebook: str, claims: list[Claim], headline: dict | None = None, budget: str = "") -> str:
-    """Write ``<notebook>.claims.json`` (atomic) and return its path. ``headline``: a few named numbers the
-    reports index shows beside the notebook."""
+def method_headline(method: str, source_only: str, adapted: str, oracle: str, gap_covered: str, *,
+                    oracle_label: str = "train-on-target") -> dict[str, str]:
+    """A method notebook's headline in the reports index's fixed order: source-only, the method, the
+    train-on-target oracle, gap covered (values as text, e.g. ``fmt_mean_std(...)``)."""
+    return {"source-only": source_only, method: adapted, oracle_label: oracle, "gap covered": gap_covered}
+
+
+def write_claims(notebook: str, claims: list[Claim], headline: dict | None = None, budget: str = "", *,
+                 title: str = "", description: str = "", paper: str = "", baselines: dict | None = None) -> str:
+    """Write ``<notebook>.claims.json`` (atomic) and return its path; ``reports/index.html`` is built from these.
+
+    ``headline``: a few named numbers the index shows beside the notebook, as ``{label: value}`` in the order
+    given (kept in ``headline_order``). Convention for a method notebook: source-only, the method, the
+    train-on-target oracle, gap covered (:func:`method_headline` builds it), e.g.
+    ``{"source-only": "54.5 ± 2.0", "DANN": "73.3 ± 1.5", "train-on-target": "95.0 ± 0.2",
+    "gap covered": "46.5 ± 1.6 %"}``.
+    ``title``: the notebook's title; ``description``: one line on what it shows; ``paper``: the reference
+    (``"Ganin & Lempitsky, ICML 2015"``).
+    ``baselines``: the baselines measured per domain pair, so that the index can tell where two notebooks
+    report different numbers for the same pair: ``{"mnist → mnistm": {"source-only": "48.1 ± 1.8",
+    "train-on-target": "96.3 ± 0.1", "network": "DANN digits net + BatchNorm"}}``.
+    """
     path = claims_dir() / f"{notebook}.claims.json"
-    save_json(path, {"notebook": notebook, "budget": budget, "headline": headline or {},
+    headline = dict(headline or {})
+    baselines = {str(pair): {str(k): str(v) for k, v in row.items()} for pair, row in (baselines or {}).items()}
+    save_json(path, {"notebook": notebook, "title": title, "description": description, "paper": paper,
+                     "budget": budget, "headline": headline, "headline_order": list(headline),
+                     "baselines": baselines,
                      "claims": [{**asdict(c), "holds": bool(c.holds)} for c in claims]})
     return str(path)

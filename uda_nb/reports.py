@@ -1,29 +1,52 @@
-"""``python -m uda_nb.reports NOTEBOOK...``: execute notebooks into ``reports/`` (``make reports``).
+"""``python -m uda_nb.reports [NOTEBOOK...]``: execute notebooks into ``reports/`` (``make reports``), or
+re-export the HTML of the notebooks already executed there (``--html-only``, ``make html``).
 
-Each notebook runs through papermill with ``BUDGET`` left to ``$UDA_NB_BUDGET`` (default ``report``) and its
-claims written beside it (``UDA_NB_CLAIMS_DIR=reports``); nbconvert then writes the HTML copy, and
-``reports/index.html`` lists every executed notebook with its headline numbers and claims.
+Each notebook runs through papermill with ``BUDGET`` left to ``$UDA_NB_BUDGET`` (default ``report``), its
+claims written beside it (``UDA_NB_CLAIMS_DIR=reports``) and ``UDA_NB_QUIET=1`` (no progress bars in the kernel).
+:mod:`uda_nb.report_html` then writes the HTML copy (offline equations, no widget plumbing, a note where a cell
+is interactive), and ``reports/index.html`` is rewritten from every ``*.claims.json`` present. ``NOTEBOOK`` is a
+path or a name (``01_dann``); with none, every notebook (``notebooks/*.ipynb``, or ``reports/*.ipynb`` with
+``--html-only``).
+
+The index (:func:`write_index`), one card per notebook in name order:
+
+- the key figure's thumbnail (first PNG of the cell tagged ``key-figure``, embedded, linking to that cell),
+- the title (linking to the HTML report), the one-line description and the paper reference,
+- the claims tally (``3 of 4 hold``) and the budget,
+- the headline numbers in the order the notebook gave them (``write_claims(headline=...)``; for a method:
+  source-only, the method, train-on-target, gap covered),
+- the baselines it measured per domain pair, and the claims table (✓ / ✗, full text, rule and note),
+
+and above the cards a note wherever two notebooks report different baselines for the same pair, naming the
+networks. Everything is in the one file: copy ``reports/`` anywhere and it still works.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import html
+import io
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
 from .cache import atomic_write
-from .config import reports_dir
+from .claims import CHECK, CROSS
+from .config import REPO_ROOT, reports_dir
+from .report_html import export_html, html_problems, key_figure
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+THUMB_WIDTH = 640  # pixels of the embedded thumbnail (shown at half that: sharp on a high-DPI screen)
+BASELINE_KEYS = ("source-only", "train-on-target")
 
 
 def execute(notebook: Path, out_dir: Path) -> Path:
-    """Run one notebook with papermill into ``out_dir`` (same relative name) and convert it to HTML."""
-    import nbformat
+    """Run one notebook with papermill into ``out_dir`` (same name) and write its HTML report beside it."""
     import papermill as pm
-    from nbconvert import HTMLExporter
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / notebook.name
@@ -31,51 +54,268 @@ def execute(notebook: Path, out_dir: Path) -> Path:
     pm.execute_notebook(str(notebook), str(tmp), cwd=str(notebook.parent), kernel_name="python3",
                         progress_bar=False, log_output=False)
     os.replace(tmp, out)
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(out, as_version=4))
-    atomic_write(out.with_suffix(".html"), body.encode())
     return out
 
 
-def write_index(out_dir: Path) -> Path:
-    """``index.html``: one section per ``*.claims.json`` with headline numbers and the claims table."""
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>uda_nb reports</title>",
-             "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}td,th{padding:4px 8px;"
-             "border-bottom:1px solid #ddd;text-align:left}.ok{color:#2a7}.no{color:#c33}</style></head><body>",
-             "<h1>uda_nb executed reports</h1>"]
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _pair_key(pair: str) -> str:
+    """``"MNIST -> MNIST-M"``, ``"mnist → mnistm"`` and ``"mnist->mnistm"`` are the same pair."""
+    key = str(pair).lower().replace("->", "→").replace("⟶", "→")
+    return re.sub(r"[\s_\-]", "", key)
+
+
+def _thumbnail(png: bytes) -> bytes:
+    """The PNG scaled down to :data:`THUMB_WIDTH` pixels wide (as is when smaller or Pillow is missing)."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        return png
+    img = Image.open(io.BytesIO(png))
+    if img.width <= THUMB_WIDTH:
+        return png
+    img = img.resize((THUMB_WIDTH, max(1, round(img.height * THUMB_WIDTH / img.width))), Image.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _notebook_facts(out_dir: Path, name: str) -> dict:
+    """Title (first ``#`` heading) and key figure of the executed ``<name>.ipynb`` in ``out_dir``, if there."""
+    facts = {"title": "", "key_png": None, "key_cell": ""}
+    path = out_dir / f"{name}.ipynb"
+    if not path.exists():
+        return facts
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#\s+(.+)$", cell.source, re.M)
+            if m:
+                facts["title"] = m.group(1).strip()
+                break
+    found = key_figure(nb)
+    if found:
+        facts["key_png"], facts["key_cell"] = _thumbnail(found[0]), found[1]
+    return facts
+
+
+def load_entries(out_dir: Path) -> list[dict]:
+    """One dict per ``*.claims.json`` in ``out_dir`` (name order), completed from the executed notebook."""
+    entries = []
     for claims_file in sorted(out_dir.glob("*.claims.json")):
         data = json.loads(claims_file.read_text())
-        name = data.get("notebook", claims_file.name.split(".")[0])
-        parts.append(f"<h2><a href='{html.escape(name)}.html'>{html.escape(name)}</a> "
-                     f"<small>(budget: {html.escape(str(data.get('budget', '')))})</small></h2>")
-        if data.get("headline"):
-            parts.append("<ul>" + "".join(f"<li>{html.escape(str(k))}: <b>{html.escape(str(v))}</b></li>"
-                                          for k, v in data["headline"].items()) + "</ul>")
-        parts.append("<table><tr><th>claim</th><th>paper</th><th>ours</th><th>holds</th></tr>")
-        for c in data.get("claims", []):
-            cls, mark = ("ok", "yes") if c.get("holds") else ("no", "no")
-            parts.append(f"<tr><td>{html.escape(c['claim'])}</td><td>{html.escape(str(c['paper']))}</td>"
-                         f"<td>{html.escape(str(c['ours']))}</td><td class='{cls}'>{mark}</td></tr>")
+        name = data.get("notebook") or claims_file.name[: -len(".claims.json")]
+        facts = _notebook_facts(out_dir, name)
+        headline = data.get("headline") or {}
+        order = [k for k in data.get("headline_order") or [] if k in headline]
+        order += [k for k in headline if k not in order]
+        claims = data.get("claims", [])
+        entries.append({
+            "name": name, "title": data.get("title") or facts["title"] or name,
+            "description": data.get("description", ""), "paper": data.get("paper", ""),
+            "budget": data.get("budget", ""), "headline": [(k, headline[k]) for k in order],
+            "baselines": data.get("baselines") or {}, "claims": claims,
+            "held": sum(bool(c.get("holds")) for c in claims),
+            "has_html": (out_dir / f"{name}.html").exists(),
+            "key_png": facts["key_png"], "key_cell": facts["key_cell"],
+        })
+    return entries
+
+
+def baseline_notes(entries: list[dict]) -> list[str]:
+    """Plain-text notes, one per domain pair, where notebooks report different baselines (source-only,
+    train-on-target) for the same pair, with the values and network of each."""
+    by_pair: dict[str, list[tuple[str, str, dict]]] = {}
+    for entry in entries:
+        for pair, row in entry["baselines"].items():
+            by_pair.setdefault(_pair_key(pair), []).append((entry["name"], pair, row))
+    notes = []
+    for rows in by_pair.values():
+        differ = [k for k in BASELINE_KEYS
+                  if len({str(row.get(k, "")).strip() for _, _, row in rows if str(row.get(k, "")).strip()}) > 1]
+        if len(rows) < 2 or not differ:
+            continue
+        sides = []
+        for name, _, row in rows:
+            values = ", ".join(f"{k} {row[k]}" for k in differ if str(row.get(k, "")).strip())
+            sides.append(f"{name} reports {values or 'no ' + ' / '.join(differ)} "
+                         f"({row.get('network') or 'network not stated'})")
+        networks = {str(row.get("network", "")).strip() for _, _, row in rows}
+        why = ("different networks" if len(networks) > 1 else
+               "the same network, different runs (budget, steps or seeds)")
+        notes.append(f"{rows[0][1]}: {'; '.join(sides)}: {why}.")
+    return notes
+
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1080px; margin: 2em auto;
+       padding: 0 1em; color: #1d232b; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; } .lead { color: #4a5563; margin-top: 0; }
+a { color: #1f5fae; }
+.notes { border-left: 4px solid #d8a200; background: #fff8e1; padding: 0.6em 1em; margin: 1.2em 0; }
+.notes h2 { font-size: 1em; margin: 0 0 0.3em; } .notes ul { margin: 0; padding-left: 1.2em; }
+.card { border: 1px solid #d9dee5; border-radius: 8px; padding: 1em 1.2em; margin: 1.4em 0; }
+.top { display: flex; gap: 1.2em; align-items: flex-start; }
+.thumb { flex: 0 0 320px; } .thumb img { width: 320px; border: 1px solid #e3e7ec; border-radius: 4px; }
+.thumb .none { width: 320px; height: 120px; display: flex; align-items: center; justify-content: center;
+               color: #8a94a3; background: #f5f7fa; border-radius: 4px; font-size: 0.9em; text-align: center; }
+.facts { flex: 1; min-width: 0; }
+.card h2 { margin: 0 0 0.25em; font-size: 1.3em; } .card h2 small { color: #6b7684; font-weight: normal; }
+.desc { margin: 0.2em 0 0.5em; } .meta { color: #4a5563; font-size: 0.92em; margin: 0.3em 0; }
+.tally { font-weight: 600; padding: 0.05em 0.5em; border-radius: 1em; }
+.tally.all { background: #e3f5ea; color: #19733c; } .tally.some { background: #fdecec; color: #a12727; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
+td, th { padding: 4px 10px; border-bottom: 1px solid #e3e7ec; text-align: left; vertical-align: top; }
+th { background: #f5f7fa; }
+table.headline td { font-size: 1.15em; font-weight: 600; white-space: nowrap; }
+table.claims { width: 100%; } table.claims td.holds { font-size: 1.1em; text-align: center; }
+td.rule { white-space: nowrap; }
+.ok { color: #19733c; } .no { color: #c0392b; }
+h3 { font-size: 1em; margin: 1em 0 0.2em; color: #4a5563; }
+footer { color: #6b7684; font-size: 0.85em; margin-top: 2em; }
+"""
+
+
+def _card(entry: dict) -> list[str]:
+    name = entry["name"]
+    link = f"{_e(name)}.html" if entry["has_html"] else ""
+    parts = [f"<section class='card' id='{_e(name)}'><div class='top'><div class='thumb'>"]
+    if entry["key_png"]:
+        img = (f"<img alt='key figure of {_e(name)}' "
+               f"src='data:image/png;base64,{base64.b64encode(entry['key_png']).decode()}'>")
+        target = f"{link}#cell-id={_e(entry['key_cell'])}" if link and entry["key_cell"] else link
+        parts.append(f"<a href='{target}'>{img}</a>" if target else img)
+    else:
+        parts.append("<div class='none'>no key figure<br>(no cell tagged key-figure)</div>")
+    title = _e(entry["title"])
+    parts.append("</div><div class='facts'>")
+    if link:
+        title = f"<a href='{link}'>{title}</a>"
+    parts.append(f"<h2>{title} <small>{_e(name)}</small></h2>")
+    if entry["description"]:
+        parts.append(f"<p class='desc'>{_e(entry['description'])}</p>")
+    meta = []
+    if entry["paper"]:
+        meta.append(f"Paper: {_e(entry['paper'])}")
+    n = len(entry["claims"])
+    if n:
+        cls = "all" if entry["held"] == n else "some"
+        meta.append(f"<span class='tally {cls}'>{entry['held']} of {n} claims hold</span>")
+    if entry["budget"]:
+        meta.append(f"budget <code>{_e(entry['budget'])}</code>")
+    if meta:
+        parts.append(f"<p class='meta'>{' · '.join(meta)}</p>")
+    if entry["headline"]:
+        parts.append("<table class='headline'><tr>" + "".join(f"<th>{_e(k)}</th>" for k, _ in entry["headline"])
+                     + "</tr><tr>" + "".join(f"<td>{_e(v)}</td>" for _, v in entry["headline"]) + "</tr></table>")
+    if entry["baselines"]:
+        keys = [k for k in BASELINE_KEYS if any(k in r for r in entry["baselines"].values())]
+        parts.append("<h3>Baselines measured here</h3><table class='baselines'><tr><th>pair</th>"
+                     + "".join(f"<th>{_e(k)}</th>" for k in keys) + "<th>network</th></tr>")
+        for pair, row in entry["baselines"].items():
+            parts.append(f"<tr><td>{_e(pair)}</td>" + "".join(f"<td>{_e(row.get(k, ''))}</td>" for k in keys)
+                         + f"<td>{_e(row.get('network', ''))}</td></tr>")
         parts.append("</table>")
-    parts.append(f"<p><small>Generated {time.strftime('%Y-%m-%d %H:%M')} by <code>make reports</code>.</small></p>"
+    parts.append("</div></div>")
+    if entry["claims"]:
+        cols = [c for c in ("paper", "ours", "rule", "note") if any(str(x.get(c, "")).strip() for x in entry["claims"])]
+        parts.append("<h3>Claims</h3><table class='claims'><tr><th>holds</th><th>claim</th>"
+                     + "".join(f"<th>{c}</th>" for c in cols) + "</tr>")
+        for claim in entry["claims"]:
+            cls, mark = ("ok", CHECK) if claim.get("holds") else ("no", CROSS)
+            parts.append(f"<tr><td class='holds {cls}'>{mark}</td><td>{_e(claim.get('claim', ''))}</td>"
+                         + "".join(f"<td class='{c}'>{_e(claim.get(c, ''))}</td>" for c in cols) + "</tr>")
+        parts.append("</table>")
+    parts.append("</section>")
+    return parts
+
+
+def index_html(entries: list[dict]) -> str:
+    """The reports index page for :func:`load_entries`' entries (see the module docstring)."""
+    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             f"<title>uda_nb reports</title><style>{_CSS}</style></head><body>",
+             "<h1>uda_nb: executed reports</h1>",
+             "<p class='lead'>One notebook per paper, executed by <code>make reports</code>: what it reproduces, "
+             "its key figure, headline numbers and which of the paper's claims hold here. Open a report for the "
+             "whole story; every page works offline.</p>"]
+    notes = baseline_notes(entries)
+    if notes:
+        parts.append("<div class='notes'><h2>Same pair, different baselines</h2><ul>"
+                     + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul></div>")
+    for entry in entries:
+        parts.extend(_card(entry))
+    parts.append("<footer>Written from <code>reports/*.claims.json</code> and the executed notebooks by "
+                 "<code>make reports</code> / <code>make html</code>. "
+                 f"{CHECK}: the claim holds on what the notebook measured; {CROSS}: it does not.</footer>"
                  "</body></html>")
-    return atomic_write(out_dir / "index.html", "\n".join(parts).encode())
+    return "\n".join(parts) + "\n"
+
+
+def write_index(out_dir: Path) -> Path:
+    """``index.html``: one card per ``*.claims.json`` in ``out_dir`` (see the module docstring)."""
+    return atomic_write(Path(out_dir) / "index.html", index_html(load_entries(Path(out_dir))).encode())
+
+
+def _resolve(arg: str, html_only: bool, out_dir: Path) -> Path:
+    """A notebook argument (path or name) as the notebook to execute, or with ``html_only`` the executed copy."""
+    name = Path(arg).name
+    name = name if name.endswith(".ipynb") else f"{name}.ipynb"
+    if html_only:
+        return out_dir / name
+    path = Path(arg)
+    return path if path.suffix == ".ipynb" and path.exists() else NOTEBOOKS_DIR / name
+
+
+def _export(executed: Path) -> int:
+    path, problems = export_html(executed)
+    for problem in problems:
+        print(f"  WARNING {path.name}: {problem}", flush=True)
+    return len(problems)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path, default=reports_dir())
+    parser.add_argument("notebooks", nargs="*", help="paths or names (01_dann); default: every notebook")
+    parser.add_argument("--out", type=Path, default=reports_dir(), help="the reports folder (default reports/)")
+    parser.add_argument("--html-only", action="store_true",
+                        help="re-export the HTML of the notebooks already executed in --out, without running them")
     args = parser.parse_args(argv)
     out_dir = args.out.resolve()
-    os.environ["UDA_NB_CLAIMS_DIR"] = str(out_dir)
-    os.environ.setdefault("UDA_NB_BUDGET", "report")
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    for nb in args.notebooks:
-        start = time.perf_counter()
-        print(f"executing {nb} (budget {os.environ['UDA_NB_BUDGET']}) ...", flush=True)
-        out = execute(nb.resolve(), out_dir)
-        print(f"  -> {out} and .html in {time.perf_counter() - start:.0f} s", flush=True)
-    print(f"index: {write_index(out_dir)}")
+    if args.notebooks:
+        notebooks = [_resolve(a, args.html_only, out_dir) for a in args.notebooks]
+    elif args.html_only:
+        notebooks = sorted(p for p in out_dir.glob("*.ipynb") if not p.name.startswith("."))
+    else:
+        notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("*.ipynb") if not p.name.startswith("."))
+    missing = [str(p) for p in notebooks if not p.exists()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}"
+                     + (" (--html-only re-exports notebooks already executed there)" if args.html_only else ""))
+    problems = 0
+    if args.html_only:
+        for nb in notebooks:
+            problems += _export(nb)
+            print(f"  -> {nb.with_suffix('.html')}", flush=True)
+    else:
+        os.environ["UDA_NB_CLAIMS_DIR"] = str(out_dir)
+        os.environ["UDA_NB_QUIET"] = "1"  # the kernel inherits it: no progress bars in the executed reports
+        os.environ.setdefault("UDA_NB_BUDGET", "report")
+        os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        for nb in notebooks:
+            start = time.perf_counter()
+            print(f"executing {nb} (budget {os.environ['UDA_NB_BUDGET']}) ...", flush=True)
+            out = execute(nb.resolve(), out_dir)
+            problems += _export(out)
+            print(f"  -> {out} and .html in {time.perf_counter() - start:.0f} s", flush=True)
+    index = write_index(out_dir)
+    for problem in html_problems(index.read_text()):
+        print(f"  WARNING index.html: {problem}", flush=True)
+    print(f"index: {index}" + (f" ({problems} warning(s) above)" if problems else ""))
     return 0
 
 
