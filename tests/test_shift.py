@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from uda_nb.experiments import RunSpec
-from uda_nb.shift import a_distance_matrix, accuracy_matrix, cross_domain_accuracy, shift_table
+from uda_nb.shift import a_distance_matrix, accuracy_matrix, cross_domain_accuracy, shift_per_seed, shift_table
 
 
 def _table():
@@ -46,3 +46,11 @@ def test_cross_domain_accuracy_trains_once_per_domain_and_seed(isolated_data):
     assert len(list((isolated_data / "cache" / "runs").iterdir())) == 2  # one cached run per seed
     with pytest.raises(ValueError, match="source-only"):
         cross_domain_accuracy(["uci"], RunSpec("dann"), seeds=[0])
+
+
+def test_shift_per_seed_pairs_runs_by_seed():
+    per_seed = shift_per_seed(_table(), "a", "b")
+    assert list(per_seed.index) == [0, 1]
+    assert per_seed["source_only"].tolist() == pytest.approx([50.0, 60.0])
+    assert per_seed["oracle"].tolist() == pytest.approx([95.0, 85.0])
+    assert per_seed["shift"].tolist() == pytest.approx([45.0, 25.0])  # the values a per-seed claim decides on

@@ -7,7 +7,7 @@ pixel, so the image is drawn with ``extent=(0, W, H, 0)`` and a keypoint lands e
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -48,7 +48,7 @@ def draw_keypoints(ax, image, keypoints=None, visible=None, skeleton: Sequence[t
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=8, pad=2)
+        ax.set_title(title, fontsize="small", pad=2)
     if keypoints is None or not show_keypoints:
         return ax
     kp = _numpy(keypoints).astype(np.float32).reshape(-1, 2)
@@ -73,16 +73,29 @@ def draw_keypoints(ax, image, keypoints=None, visible=None, skeleton: Sequence[t
 
 
 def keypoint_grid(domains: Sequence, per_row: int = 8, seed: int = 0, show_keypoints: bool = True,
-                  figsize_scale: float = 1.3):
+                  figsize_scale: float = 1.3, *, same_indices: bool = False,
+                  column_title: Callable[[object, int], str] | None = None, legend: bool | None = None,
+                  color_legend: dict[str, str] | None = None):
     """One row of ``per_row`` random images per keypoint domain, with keypoints and skeleton when the view
     has them (skeleton colours from ``domain.meta['skeleton_colors']`` when present). Works for unlabeled
     views (images only) and for single-keypoint domains without a skeleton. Returns the figure, which has
-    ``len(domains) * per_row`` axes."""
+    ``len(domains) * per_row`` axes.
+
+    ``same_indices``: every row shows the images at the same indices. The dSprites renderings come from one
+    style-independent factor stream, so each column is then one shape / scale / angle / position drawn in
+    every style. ``column_title(domain, index)``: a title above each column of the first row (e.g. the
+    factors). ``legend``: a figure legend for visible (filled dot) and hidden (ring) keypoints; by default
+    when a drawn domain has hidden keypoints. ``color_legend``: extra legend entries ``{label: colour}`` (e.g.
+    a hand's fingers). ``fig.grid_indices``: the indices each row shows.
+    """
+    from .viz import _grid_indices
+
     fig, axes = plt.subplots(len(domains), per_row, squeeze=False,
-                             figsize=(per_row * figsize_scale, len(domains) * figsize_scale * 1.08))
-    g = torch.Generator().manual_seed(seed)
-    for r, dom in enumerate(domains):
-        idx = torch.randperm(len(dom), generator=g)[:per_row]
+                             figsize=(per_row * figsize_scale, len(domains) * figsize_scale * 1.08
+                                      + (0.3 if column_title else 0.0)))
+    rows = _grid_indices(domains, per_row, seed, same_indices)
+    any_hidden = False
+    for r, (dom, idx) in enumerate(zip(domains, rows)):
         colors = (getattr(dom, "meta", None) or {}).get("skeleton_colors")
         skeleton = tuple(getattr(dom, "skeleton", ()) or ())
         keypoints = getattr(dom, "keypoints", None)
@@ -92,15 +105,60 @@ def keypoint_grid(domains: Sequence, per_row: int = 8, seed: int = 0, show_keypo
                 ax.axis("off")
                 continue
             i = int(idx[c])
-            draw_keypoints(ax, dom.images[i], None if keypoints is None else keypoints[i],
-                           None if visible is None else visible[i], skeleton=skeleton, colors=colors,
-                           show_keypoints=show_keypoints)
+            vis = None if visible is None else visible[i]
+            if show_keypoints and keypoints is not None and vis is not None and not bool(_numpy(vis).all()):
+                any_hidden = True
+            draw_keypoints(ax, dom.images[i], None if keypoints is None else keypoints[i], vis, skeleton=skeleton,
+                           colors=colors, show_keypoints=show_keypoints)
+            if r == 0 and column_title is not None:
+                ax.set_title(column_title(dom, i), fontsize="small", pad=3)
             for spine in ax.spines.values():
                 spine.set_visible(False)
         axes[r][0].text(-0.1, 0.5, f"{dom.name}\n({dom.split})", transform=axes[r][0].transAxes, ha="right",
-                        va="center", fontsize=9)
-    fig.subplots_adjust(left=0.1, right=0.99, top=0.98, bottom=0.02, wspace=0.04, hspace=0.06)
+                        va="center", fontsize=plt.rcParams["font.size"])
+    top = 0.98 if column_title is None else 1 - 0.45 / fig.get_figheight()
+    fig.subplots_adjust(left=0.1, right=0.99, top=top, bottom=0.02, wspace=0.04, hspace=0.06)
+    handles = []
+    if legend or (legend is None and any_hidden):
+        handles += [plt.Line2D([], [], ls="", marker="o", ms=7, color=DEFAULT_COLOR, mec="white",
+                               label="visible keypoint"),
+                    plt.Line2D([], [], ls="", marker="o", ms=7, mfc="none", mec=DEFAULT_COLOR, mew=1.5,
+                               label="hidden keypoint (bone dashed)")]
+    if show_keypoints and color_legend:
+        handles += [plt.Line2D([], [], color=col, lw=3, label=name) for name, col in color_legend.items()]
+    if handles:
+        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.55, 0.0), ncol=len(handles),
+                   frameon=False, columnspacing=1.2, handlelength=1.5)
+    fig.grid_indices = rows
     return fig
 
 
-__all__ = ["draw_keypoints", "keypoint_grid"]
+def keypoint_density(ax, keypoints, size: int = 64, bins: int = 32, title: str | None = None, cmap: str = "magma",
+                     area: tuple[float, float, float, float] | None = None, area_label: str = "middle area A",
+                     colorbar: bool = True):
+    """Where keypoints fall: a 2-D histogram of pixel positions ``(..., 2)`` over a ``size x size`` image
+    (y down, like the images), with axis labels in pixels and a colour bar in keypoints per bin.
+
+    ``area``: ``(x0, y0, width, height)`` outlined in red and named ``area_label`` in a legend. Returns ``ax``.
+    """
+    pts = _numpy(keypoints).reshape(-1, 2)
+    _, _, _, im = ax.hist2d(pts[:, 0], pts[:, 1], bins=bins, range=[[0, size], [0, size]], cmap=cmap)
+    if area is not None:
+        x0, y0, w, h = area
+        ax.add_patch(plt.Rectangle((x0, y0), w, h, fill=False, ec="red", lw=2, label=area_label))
+        ax.legend(loc="lower right", framealpha=0.9)
+    ax.set_xlim(0, size)
+    ax.set_ylim(size, 0)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels)")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        bin_px = size / bins
+        ax.figure.colorbar(im, ax=ax, label=f"keypoints per {bin_px:g}×{bin_px:g}-pixel bin", fraction=0.046,
+                           pad=0.04)
+    return ax
+
+
+__all__ = ["draw_keypoints", "keypoint_grid", "keypoint_density"]

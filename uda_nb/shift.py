@@ -6,6 +6,8 @@
   costs, the room a UDA method has.
 - :func:`a_distance_matrix`: proxy A-distances (Ben-David et al.; DANN paper section 4) between every pair
   of domains on a fixed feature map: how linearly separable the domains are.
+- :func:`plot_accuracy_matrix`, :func:`plot_a_distance_matrix`: both matrices as annotated heatmaps with
+  labelled axes and a colour bar in their units.
 
 Labels of every domain are used here on purpose: this measures the datasets, it adapts nothing.
 """
@@ -54,26 +56,37 @@ def accuracy_matrix(table: pd.DataFrame) -> pd.DataFrame:
     return table.groupby(["train", "test"])["accuracy"].mean().unstack().loc[order, order]
 
 
+def shift_per_seed(table: pd.DataFrame, source: str, target: str) -> pd.DataFrame:
+    """Per training seed, for the pair ``source -> target``: ``source_only`` (trained on source, tested on
+    target), ``oracle`` (trained and tested on target) and ``shift = oracle - source_only``, in accuracy
+    points; indexed by seed (only seeds with both runs). The per-seed values a claim decides on."""
+    so = table[(table.train == source) & (table.test == target)].set_index("seed")["accuracy"] * 100
+    orc = table[(table.train == target) & (table.test == target)].set_index("seed")["accuracy"] * 100
+    if so.empty or orc.empty:
+        raise ValueError(f"Pair {source}->{target}: train on both {source!r} and {target!r} first "
+                         "(cross_domain_accuracy over a list holding both).")
+    frame = pd.DataFrame({"source_only": so, "oracle": orc}).dropna()
+    frame["shift"] = frame["oracle"] - frame["source_only"]
+    return frame.sort_index()
+
+
 def shift_table(table: pd.DataFrame, pairs: Sequence[tuple[str, str]]) -> pd.DataFrame:
     """Per pair ``source -> target``: source-only accuracy (trained on source, tested on target), train-on-target
     accuracy (trained and tested on target) and their difference, in accuracy points, mean and std over seeds.
 
-    Columns: ``pair, source_only, oracle, shift`` (means, points) and ``*_std``; the differences are taken per
-    seed before averaging.
+    Columns: ``pair, source_only, oracle, shift`` (means, points) and ``*_std`` (sample std over seeds, 0 for
+    one seed); the differences are taken per seed before averaging (:func:`shift_per_seed`).
     """
     rows = []
     for source, target in pairs:
-        so = table[(table.train == source) & (table.test == target)].set_index("seed")["accuracy"] * 100
-        orc = table[(table.train == target) & (table.test == target)].set_index("seed")["accuracy"] * 100
-        if so.empty or orc.empty:
-            raise ValueError(f"Pair {source}->{target}: train on both {source!r} and {target!r} first "
-                             "(cross_domain_accuracy over a list holding both).")
-        diff = (orc - so).dropna()
-        ddof = 1 if len(diff) > 1 else 0
-        rows.append({"pair": f"{source}->{target}", "source_only": so.mean(), "source_only_std": so.std(ddof=ddof),
-                     "oracle": orc.mean(), "oracle_std": orc.std(ddof=ddof), "shift": diff.mean(),
-                     "shift_std": diff.std(ddof=ddof)})
-    return pd.DataFrame(rows)
+        per_seed = shift_per_seed(table, source, target)
+        ddof = 1 if len(per_seed) > 1 else 0
+        row = {"pair": f"{source}->{target}"}
+        for col in ("source_only", "oracle", "shift"):
+            row[col], row[col + "_std"] = per_seed[col].mean(), per_seed[col].std(ddof=ddof)
+        rows.append(row)
+    return pd.DataFrame(rows)[["pair", "source_only", "source_only_std", "oracle", "oracle_std", "shift",
+                               "shift_std"]]
 
 
 def a_distance_matrix(samples: dict[str, torch.Tensor], features: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -87,3 +100,23 @@ def a_distance_matrix(samples: dict[str, torch.Tensor], features: Callable[[torc
     for i, j in itertools.combinations(range(len(names)), 2):
         m[i, j] = m[j, i] = proxy_a_distance(feats[names[i]], feats[names[j]], seed=seed)
     return pd.DataFrame(m, index=names, columns=names)
+
+
+def plot_accuracy_matrix(matrix: pd.DataFrame, ax=None, *, title: str | None = None, n_seeds: int | None = None):
+    """The train-on-one / test-on-every matrix (percent, rows: trained on, columns: tested on) as an annotated
+    heatmap over the full 0-100 % range, the diagonal (train-on-target) outlined."""
+    from .viz import heatmap
+
+    seeds = f", mean of {n_seeds} seed{'s' if n_seeds != 1 else ''}" if n_seeds else ""
+    return heatmap(matrix, ax, xlabel="tested on (test split)", ylabel="trained on (train split)",
+                   cbar_label=f"test accuracy (%{seeds})", vmin=0, vmax=100, fmt=".1f", cmap="viridis",
+                   title=title, highlight_diagonal=True)
+
+
+def plot_a_distance_matrix(matrix: pd.DataFrame, ax=None, *, title: str | None = None, colorbar: bool = True):
+    """A proxy A-distance matrix as an annotated heatmap over its full range [0, 2] (dark: separable)."""
+    from .viz import heatmap
+
+    return heatmap(matrix, ax, xlabel="domain", ylabel="domain", vmin=0, vmax=2, fmt=".2f", cmap="magma_r",
+                   title=title, colorbar=colorbar,
+                   cbar_label="proxy A-distance (0 = indistinguishable, 2 = separable)")
