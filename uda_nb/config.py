@@ -89,13 +89,31 @@ def resolve_budget(budget: str | Budget | None = None) -> Budget:
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
     """The training device: the argument, else ``$UDA_NB_DEVICE``, else CUDA when available, else CPU."""
+    from_env = device is None
     choice = device if device is not None else os.environ.get("UDA_NB_DEVICE")
     if choice is None or choice == "":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(choice)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"Device {choice!r} was requested but CUDA is not available here; "
-                           "unset UDA_NB_DEVICE or set it to 'cpu'.")
+    origin = f"UDA_NB_DEVICE={choice!r}" if from_env else f"device={choice!r}"
+    if isinstance(choice, str):
+        choice = choice.strip()
+    try:
+        dev = torch.device(choice)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"Unknown device {origin}: use 'cpu', 'cuda' or 'cuda:<index>' (e.g. 'cuda:1')"
+                         + (", or unset UDA_NB_DEVICE to pick CUDA when available." if from_env else ".")) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"Device {choice!r} was requested but CUDA is not available here; "
+                               "unset UDA_NB_DEVICE or set it to 'cpu'.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{origin} names GPU {dev.index}, but this machine has {torch.cuda.device_count()} "
+                             f"(cuda:0..cuda:{torch.cuda.device_count() - 1}); use 'cuda' for the first one.")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise RuntimeError(f"{origin} was requested but Apple's MPS backend is not available here; use 'cpu'.")
+    elif dev.type != "cpu":
+        raise ValueError(f"Unsupported device {origin}: uda_nb trains on 'cpu', 'cuda' or 'cuda:<index>' (and "
+                         "'mps' on Apple silicon).")
     return dev
 
 
@@ -104,11 +122,35 @@ def data_dir() -> Path:
     return Path(os.environ.get("UDA_NB_DATA", REPO_ROOT / "data"))
 
 
+_WRITABLE: set[Path] = set()  # folders already checked (cache_dir is called once per dataset load)
+
+
+def _writable_folder(path: Path, what: str) -> Path:
+    """Create ``path`` if needed and check that files can be written there; errors say which variable to fix."""
+    if path in _WRITABLE and path.is_dir():
+        return path
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            raise NotADirectoryError(f"{what}: {p} is a file, not a folder, so {path} cannot be created. Point it at "
+                                     "a folder (or unset it to use the default).")
+        if p.exists():
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise type(exc)(f"{what}: cannot create {path} ({type(exc).__name__}: {exc.strerror or exc}). Point it at "
+                        "a folder you can write to (or unset it to use the default).") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what}: {path} is not writable. Point it at a folder you can write to (or unset it "
+                              "to use the default).")
+    _WRITABLE.add(path)
+    return path
+
+
 def cache_dir(kind: str) -> Path:
     """A sub-folder of :func:`data_dir` (``datasets``, ``runs``, ...), created on demand."""
-    path = data_dir() / "cache" / kind
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    what = f"UDA_NB_DATA={os.environ['UDA_NB_DATA']!r}" if "UDA_NB_DATA" in os.environ else "the data folder"
+    return _writable_folder(data_dir() / "cache" / kind, what)
 
 
 def reports_dir() -> Path:
@@ -118,9 +160,11 @@ def reports_dir() -> Path:
 
 def claims_dir() -> Path:
     """Where notebooks write their claims tables (``$UDA_NB_CLAIMS_DIR`` or ``<data>/claims``)."""
-    path = Path(os.environ.get("UDA_NB_CLAIMS_DIR", data_dir() / "claims"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    if "UDA_NB_CLAIMS_DIR" in os.environ:
+        return _writable_folder(Path(os.environ["UDA_NB_CLAIMS_DIR"]),
+                                f"UDA_NB_CLAIMS_DIR={os.environ['UDA_NB_CLAIMS_DIR']!r}")
+    what = f"UDA_NB_DATA={os.environ['UDA_NB_DATA']!r}" if "UDA_NB_DATA" in os.environ else "the data folder"
+    return _writable_folder(data_dir() / "claims", what)
 
 
 def quiet() -> bool:

@@ -9,8 +9,11 @@ corrupt entry is recomputed with a warning. Bump :data:`RUNS_VERSION` when a cha
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
+import numbers
+import pickle
 import shutil
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -57,6 +60,21 @@ class RunSpec:
     adist_samples: int = 0
     snapshot_samples: int = 0
     data_seed: int = 0
+
+    def __post_init__(self):
+        # Checks only: a valid spec is stored (and hashed into its cache key) exactly as given.
+        if self.method not in methods.METHODS:
+            close = difflib.get_close_matches(str(self.method).lower(), methods.METHODS, n=1)
+            raise ValueError(f"RunSpec: unknown method {self.method!r}: choose one of {sorted(methods.METHODS)}."
+                             + (f" Did you mean {close[0]!r}?" if close else ""))
+        for name in ("steps", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"RunSpec: {name} must be a whole number >= 1, got {value!r}"
+                                 + (f": pass int({value!r})." if isinstance(value, float) else "."))
+        if not isinstance(self.model, dict) or not isinstance(self.options, dict):
+            raise TypeError("RunSpec: model and options must be dicts (model={'norm': 'center'}, "
+                            "options={'gamma': 10.0}).")
 
     @classmethod
     def from_budget(cls, method: str, budget: Budget, **overrides) -> "RunSpec":
@@ -133,6 +151,7 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     ``task``: train on this task instead of the one the spec names (e.g. real data); the cache key then
     includes a fingerprint of its data.
     """
+    _check_run_args(spec, seed, task)
     device = get_device(device)
     folder = cache_dir("runs") / run_key(spec, seed, device, task)
     if cache:
@@ -161,6 +180,28 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     if cache:
         _save(folder, out)
     return out
+
+
+def _check_run_args(spec: RunSpec, seed: int, task: Task | None) -> None:
+    """The spec, the seed and a caller's task agree (an oracle spec needs an oracle task, and the reverse)."""
+    if not isinstance(spec, RunSpec):
+        raise TypeError(f"run needs a RunSpec, got {type(spec).__name__}.")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"run: seed must be a whole number >= 0, got {seed!r}.")
+    if task is None:
+        return
+    if not isinstance(task, Task):
+        raise TypeError(f"run: task must be a Task (make_task(...)), got {type(task).__name__}.")
+    is_oracle = task.name.startswith("oracle:")
+    if spec.method == "oracle" and not is_oracle:
+        raise ValueError(f"RunSpec method 'oracle' trains on the target's labeled training split, but task "
+                         f"{task.name!r} is a plain UDA task (its target has no labels): it would train source-only "
+                         "and call it the oracle. Pass task=oracle_task(task, labeled_target=<the labeled target "
+                         "training Domain>) (uda_nb.data.oracle_task).")
+    if spec.method != "oracle" and is_oracle:
+        raise ValueError(f"task {task.name!r} is an oracle task (target labels in the source slot) but the spec's "
+                         f"method is {spec.method!r}: pass the plain task for {spec.method!r}, and the oracle task "
+                         "with spec.with_method('oracle').")
 
 
 def run_seeds(spec: RunSpec, seeds, **kwargs) -> list[RunResult]:
@@ -198,7 +239,13 @@ def _load(folder: Path, spec: RunSpec, seed: int, task: Task | None) -> RunResul
         shapes = task if task is not None else build_task(spec, "cpu")
         method = build_method(spec, shapes)
         method.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
-        extras = torch.load(folder / "extras.pt", map_location="cpu", weights_only=False)
+        # weights_only: tensors, dicts, tuples and numbers only; a cache file from elsewhere cannot run code
+        extras = torch.load(folder / "extras.pt", map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        warnings.warn(f"Cached run {folder.name} holds objects other than tensors, dicts and numbers; loading them "
+                      "was refused (a pickled object could run code); recomputing it.", stacklevel=3)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
     except Exception as exc:  # truncated files, an older layout, a model that changed shape: recompute
         warnings.warn(f"Cached run {folder.name} is corrupt or outdated ({type(exc).__name__}: {exc}); "
                       "recomputing it.", stacklevel=3)

@@ -10,7 +10,9 @@ the history table.
 from __future__ import annotations
 
 import math
+import numbers
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -84,14 +86,13 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     optimizer: defaults to :func:`make_optimizer` (SGD, ``momentum``, ``weight_decay``); wrappers such as
     TransPar can be passed here. eval_every: steps between history rows (default ``steps // 10``);
     eval_samples: images per test split used for the in-training accuracies (logging only; ``None`` = all).
-    seed: drives batch sampling (model initialisation is the caller's, see :func:`uda_nb.experiments`).
+    seed: drives batch sampling and the evaluation samples; model initialisation is the caller's
+    (``methods.create(..., seed=)``, or :func:`uda_nb.experiments.run`), dropout draws from the global RNG.
     channels_last: store images and convolution weights channels-last (same numbers up to float rounding,
     ~20 % faster on CPU; see benchmarks/RESULTS.md).
     """
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    callbacks = _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay, optimizer, eval_every,
+                                eval_samples, seed, callbacks)
     device = get_device(device)
     task = task.to(device)
     method = method.to(device)
@@ -101,7 +102,7 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     method.train()
     optimizer = optimizer if optimizer is not None else make_optimizer(method, lr, momentum, weight_decay)
     lr_factor = lr_schedule(schedule)
-    eval_every = max(1, eval_every or max(1, steps // 10))
+    eval_every = eval_every if eval_every is not None else max(1, steps // 10)
     show = (not quiet()) if progress is None else progress
 
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -132,7 +133,7 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             row = {"step": step + 1, "progress": (step + 1) / steps, "lr": lr * factor}
             row.update({k: float(v) / count for k, v in sums.items()})
-            _check_finite(row, method, step + 1, lr)
+            _check_finite(row, method, step + 1, lr, task)
             row["source_acc"] = accuracy(method, eval_src)
             row["target_acc"] = accuracy(method, eval_tgt)  # logging only: never used to choose anything
             for cb in callbacks:
@@ -152,18 +153,89 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     return FitResult(method=method, history=pd.DataFrame(rows), final=final, seconds=seconds)
 
 
+def _check_whole(name: str, value, minimum: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        fix = f"int({value!r})" if isinstance(value, float) and value.is_integer() else "a whole number"
+        raise TypeError(f"{name} must be a whole number >= {minimum}{' or None' if allow_none else ''}, got "
+                        f"{value!r} ({type(value).__name__}): pass {fix}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
+
+
+def _check_number(name: str, value, low: float, high: float | None = None, low_open: bool = False,
+                  hint: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__}).")
+    bad = not math.isfinite(value) or value < low or (low_open and value == low) or (high is not None
+                                                                                    and value >= high)
+    if bad:
+        span = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'})"
+        raise ValueError(f"{name} must be a finite number in {span}, got {value!r}.{hint}")
+
+
+def _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay, optimizer, eval_every,
+                    eval_samples, seed, callbacks) -> tuple:
+    """Clear errors for fit()'s arguments and for a model that does not fit the task; warnings for tiny
+    domains. Python-side checks only: nothing here touches the data."""
+    if not isinstance(method, Method):
+        raise TypeError(f"fit trains a uda_nb Method (methods.create(...)), got {type(method).__name__}.")
+    if not isinstance(task, Task):
+        raise TypeError(f"fit needs a Task, got {type(task).__name__}: build one with make_task(source, target, "
+                        "source_test=..., target_test=...).")
+    _check_whole("steps", steps, 1)
+    _check_whole("batch_size", batch_size, 1)
+    _check_whole("eval_every", eval_every, 1, allow_none=True)
+    _check_whole("eval_samples", eval_samples, 1, allow_none=True)
+    _check_whole("seed", seed, 0)
+    _check_number("lr", lr, 0.0, low_open=True, hint=" Try 0.01 (DANN's digits recipe).")
+    _check_number("momentum", momentum, 0.0, 1.0)
+    _check_number("weight_decay", weight_decay, 0.0)
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer over the method's param_groups, got "
+                        f"{type(optimizer).__name__}.")
+    if callable(callbacks):
+        raise TypeError("callbacks must be a tuple of callbacks: pass callbacks=(cb,), not callbacks=cb.")
+    callbacks = tuple(callbacks)
+    for cb in callbacks:
+        if not callable(cb):
+            raise TypeError(f"callbacks must be callables (step, method, task) -> dict; got {type(cb).__name__}.")
+    if method.image_shape is not None and tuple(method.image_shape) != tuple(task.image_shape):
+        raise ValueError(f"{type(method).__name__} was built for images of shape {tuple(method.image_shape)} but "
+                         f"task {task.name!r} has {tuple(task.image_shape)}: build it with "
+                         "methods.create(name, task.num_classes, task.image_shape).")
+    if isinstance(task.source, Domain) and method.num_classes is not None and method.num_classes != task.num_classes:
+        raise ValueError(f"{type(method).__name__} outputs {method.num_classes} classes but task {task.name!r} has "
+                         f"{task.num_classes} ({', '.join(task.source.class_names[:5])}"
+                         f"{', ...' if task.num_classes > 5 else ''}): build it with methods.create(name, "
+                         "task.num_classes, task.image_shape).")
+    splits = [("source", task.source)] + ([("target", task.target)] if method.uses_target else [])
+    for role, dom in splits:
+        if len(dom) < batch_size:
+            warnings.warn(f"task.{role} {dom.name!r} has only {len(dom)} image(s), fewer than batch_size={batch_size}: "
+                          f"every batch is the whole domain, so the model sees the same {len(dom)} image(s) at every "
+                          "step. Use more images or a smaller batch_size.", stacklevel=3)
+    return callbacks
+
+
 def _eval_subset(domain: Domain, n: int | None, seed: int) -> Domain:
     if n is None:
         return domain
     return domain.sample(n, torch.Generator().manual_seed(seed + 7919))
 
 
-def _check_finite(row: dict, method: Method, step: int, lr: float) -> None:
+def _check_finite(row: dict, method: Method, step: int, lr: float, task: Task | None = None) -> None:
     bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
+        found = ""
+        if task is not None:  # counted when the domains were built: no extra pass over the data
+            nan = [f"task.{r} has {getattr(task, r)._nonfinite_images()[0]} images with NaN/inf pixels"
+                   for r in ("source", "target") if getattr(task, r)._nonfinite_images()[0]]
+            found = f" ({'; '.join(nan)}: drop them)" if nan else ""
         raise FloatingPointError(
             f"{type(method).__name__}: {', '.join(bad)} became NaN/inf by step {step}. The run diverged: lower the "
-            f"learning rate (lr={lr}), check the inputs for NaN, or lower the adversarial weight.")
+            f"learning rate (lr={lr}), check the inputs for NaN{found}, or lower the adversarial weight.")
 
 
 class ADistanceLogger:

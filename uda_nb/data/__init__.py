@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..cache import cached_npz
-from ..config import cache_dir
+from ..config import cache_dir, get_device
 from . import digits, street, syn
 from .domain import Domain, ImageSet, Task, check_compatible, concat_domains
 from . import dsprites, hands
@@ -115,11 +115,15 @@ def load_domain(name: str, split: str = "train", seed: int = 0, device: torch.de
     return domain if labeled else domain.unlabeled()
 
 
-def _as_domain(d, split: str, seed: int, device) -> ImageSet:
+def _as_domain(d, split: str, seed: int, device, role: str = "source") -> ImageSet:
     if isinstance(d, ImageSet):
         return d.to(device) if device is not None else d
     if isinstance(d, (list, tuple)):
-        return concat_domains([_as_domain(x, split, seed, device) for x in d])
+        return concat_domains([_as_domain(x, split, seed, device, role) for x in d])
+    if not isinstance(d, str):
+        raise TypeError(f"make_task takes domain names or Domain objects as {role}, got {type(d).__name__}: wrap your "
+                        "tensors as Domain(name, split, images, labels, class_names) first (see 'Your own data' in "
+                        "the README).")
     return load_domain(d, split, seed, device)
 
 
@@ -149,8 +153,14 @@ def make_task(source: str | Domain | list, target: str | Domain, seed: int = 0,
     Several sources (a list) are merged into one labeled set, as in DRT's multi-source setting. The target's
     training view is stripped of its labels here.
     """
-    src = _as_domain(source, "train", seed, device)
-    tgt = _as_domain(target, "train", seed, device).unlabeled()
+    device = get_device(device) if device is not None else None
+    src = _as_domain(source, "train", seed, device, "source")
+    tgt = _as_domain(target, "train", seed, device, "target").unlabeled()
+    for role, given in (("source_test", source_test), ("target_test", target_test)):
+        if given is not None and not isinstance(given, ImageSet):
+            raise TypeError(f"make_task: {role} must be a Domain (the labeled held-out split), got "
+                            f"{type(given).__name__}: wrap your tensors as Domain(name, 'test', images, labels, "
+                            "class_names).")
     src_test = source_test.to(src.device) if source_test is not None else _test_split(source, "source", seed, device)
     tgt_test = target_test.to(src.device) if target_test is not None else _test_split(target, "target", seed, device)
     return Task(source=src, target=tgt, source_test=src_test, target_test=tgt_test)
@@ -170,10 +180,19 @@ def oracle_task(task: Task, seed: int | None = None, labeled_target: Domain | Ke
                              "embedded domain): pass labeled_target=<the labeled training split of the target>.")
         seed = task.target.meta.get("seed", 0) if seed is None else seed
         labeled_target = load_domain(task.target.name, "train", seed, task.device)
-    elif len(labeled_target) != len(task.target) or not labeled_target.has_labels:
-        raise ValueError(f"labeled_target must be the labeled version of the task's target training split "
-                         f"({len(task.target)} images); got {labeled_target!r}.")
+    else:
+        if not isinstance(labeled_target, ImageSet):
+            raise TypeError(f"labeled_target must be a Domain (the labeled training split of the target), got "
+                            f"{type(labeled_target).__name__}.")
+        if len(labeled_target) != len(task.target) or not labeled_target.has_labels:
+            raise ValueError(f"labeled_target must be the labeled version of the task's target training split "
+                             f"({len(task.target)} images); got {labeled_target!r}.")
     labeled_target = labeled_target.to(task.device)
+    if labeled_target.image_shape != task.target.image_shape or not torch.equal(labeled_target.images,
+                                                                                  task.target.images):
+        raise ValueError(f"labeled_target {labeled_target.name!r} is not the task's target training split "
+                         f"{task.target.name!r}: it has {len(labeled_target)} images, but not the same ones. Pass the "
+                         "labeled Domain you gave make_task as target (make_task only stripped its labels).")
     return Task(source=labeled_target, target=task.target, source_test=task.target_test,
                 target_test=task.target_test, name=f"oracle:{task.target.name}")
 
@@ -181,7 +200,9 @@ def oracle_task(task: Task, seed: int | None = None, labeled_target: Domain | Ke
 from .folders import (CorruptImageError, load_image_folder_domain, load_image_folder_domains,  # noqa: E402
                       load_keypoint_folder, real_data_dir, split_domain)
 from .torchvision_digits import load_torchvision_digits  # noqa: E402
+from .user import load_npz, load_task_npz, save_task_npz  # noqa: E402
 
 __all__ = ["Domain", "KeypointDomain", "Task", "EMBEDDED", "available_domains", "load_domain", "make_task",
            "oracle_task", "concat_domains", "check_compatible", "load_image_folder_domain", "load_image_folder_domains",
-           "split_domain", "load_keypoint_folder", "load_torchvision_digits", "CorruptImageError", "real_data_dir"]
+           "split_domain", "load_keypoint_folder", "load_torchvision_digits", "CorruptImageError", "real_data_dir",
+           "load_npz", "load_task_npz", "save_task_npz"]

@@ -12,11 +12,12 @@ from the top-left corner of the top-left pixel (a pixel's centre is at ``i + 0.5
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
 
-from .domain import ImageSet
+from .domain import ImageSet, _check_tensor
 
 
 @dataclass(frozen=True)
@@ -44,17 +45,20 @@ class KeypointDomain(ImageSet):
 
     def __post_init__(self):
         self._check_images()
+        where = self._where
+        names = self.keypoint_names
+        if isinstance(names, str) or not isinstance(names, (tuple, list)):
+            raise TypeError(f"{where}: keypoint_names must be a tuple of names such as ('wrist', 'thumb_tip'), got "
+                            f"{type(names).__name__}.")
+        object.__setattr__(self, "keypoint_names", tuple(str(n) for n in names))
         n, k = len(self.images), len(self.keypoint_names)
+        if k == 0:
+            raise ValueError(f"{where}: keypoint_names is empty; give one name per keypoint.")
         if (self.keypoints is None) != (self.visible is None):
-            raise ValueError(f"KeypointDomain {self.name!r}: give keypoints and visible together (both or neither).")
+            raise ValueError(f"KeypointDomain {self.name!r}: give keypoints and visible together (both or neither); "
+                             "for all-visible keypoints pass visible=torch.ones(N, K, dtype=torch.bool).")
         if self.keypoints is not None:
-            if self.keypoints.shape != (n, k, 2):
-                raise ValueError(f"KeypointDomain {self.name!r} ({self.split}): {n} images and {k} keypoint names "
-                                 f"but keypoints of shape {tuple(self.keypoints.shape)}; expected ({n}, {k}, 2) "
-                                 "pixel coordinates (x, y).")
-            if self.visible.shape != (n, k):
-                raise ValueError(f"KeypointDomain {self.name!r} ({self.split}): visible has shape "
-                                 f"{tuple(self.visible.shape)}; expected ({n}, {k}).")
+            self._check_keypoints(n, k)
         for a, b in self.skeleton:
             if not (0 <= a < k and 0 <= b < k):
                 raise ValueError(f"KeypointDomain {self.name!r}: skeleton edge ({a}, {b}) names a keypoint outside "
@@ -62,6 +66,54 @@ class KeypointDomain(ImageSet):
         for group, idx in self.groups.items():
             if any(not 0 <= i < k for i in idx):
                 raise ValueError(f"KeypointDomain {self.name!r}: group {group!r} names a keypoint outside 0..{k - 1}.")
+
+    def _check_keypoints(self, n: int, k: int) -> None:
+        where, kp, vis = self._where, self.keypoints, self.visible
+        _check_tensor(kp, "keypoints", where, "torch.from_numpy(keypoints).float()")
+        _check_tensor(vis, "visible", where, "torch.from_numpy(visible).bool()")
+        if kp.dim() == 3 and kp.shape[:2] == (n, k) and kp.shape[2] == 3:
+            raise ValueError(f"{where}: keypoints of shape {tuple(kp.shape)} look like (x, y, visibility) triples: "
+                             "split them, keypoints[..., :2] and visible=keypoints[..., 2] > 0.")
+        if kp.shape != (n, k, 2):
+            raise ValueError(f"KeypointDomain {self.name!r} ({self.split}): {n} images and {k} keypoint names "
+                             f"but keypoints of shape {tuple(kp.shape)}; expected ({n}, {k}, 2) pixel coordinates "
+                             "(x, y), one name per keypoint.")
+        if vis.shape != (n, k):
+            raise ValueError(f"KeypointDomain {self.name!r} ({self.split}): visible has shape {tuple(vis.shape)}; "
+                             f"expected ({n}, {k}), one flag per keypoint.")
+        if not kp.is_floating_point() or kp.dtype != torch.float32:
+            raise TypeError(f"{where}: keypoints must be float32 pixel coordinates; got {str(kp.dtype)[6:]}: "
+                            "use keypoints.float().")
+        if vis.dtype != torch.bool:
+            raise TypeError(f"{where}: visible must be a bool tensor; got {str(vis.dtype)[6:]}: use visible > 0 "
+                            "(COCO's 1 and 2 both mean annotated).")
+        if self._derived:
+            return
+        h, w = self.images.shape[-2:]
+        x, y = kp[..., 0], kp[..., 1]
+        finite = torch.isfinite(kp).all(-1)
+        inside = finite & (x >= 0) & (x <= w) & (y >= 0) & (y <= h)
+        n_vis, n_nan, n_out = torch.stack([vis.sum(), (vis & ~finite).sum(), (vis & ~inside).sum()]).tolist()
+        if n_nan:
+            i, j = (int(v) for v in (vis & ~finite).nonzero()[0])
+            raise ValueError(f"{where}: {n_nan} visible keypoints have NaN/inf coordinates (first: keypoint "
+                             f"{self.keypoint_names[j]!r} of image {i}): give their (x, y) or mark them not visible "
+                             "(visible[i, k] = False).")
+        if n_out:
+            # A warning, not an error: a keypoint just outside a crop can be a deliberate annotation.
+            i, j = (int(v) for v in (vis & ~inside).nonzero()[0])
+            xy = tuple(round(float(v), 2) for v in kp[i, j])
+            sx, sy = kp[..., 1][vis], kp[..., 0][vis]
+            swapped = bool(((sx >= 0) & (sx <= w) & (sy >= 0) & (sy <= h)).all())
+            hint = ("x and y look swapped (x is the column, y the row): use keypoints.flip(-1)" if swapped else
+                    "mark them not visible (visible &= inside) or fix the coordinates (scaled with a resize?)")
+            warnings.warn(f"{where}: {n_out} visible keypoints lie outside the {w}x{h} image (first: keypoint "
+                          f"{self.keypoint_names[j]!r} of image {i} at (x, y) = {xy}); coordinates are pixels, x in "
+                          f"[0, {w}] and y in [0, {h}]: {hint}.", stacklevel=4)
+        if n_vis >= 2 and max(h, w) > 8 and bool((kp[vis] <= 1).all()):
+            warnings.warn(f"{where}: every visible keypoint lies within [0, 1]: the coordinates look normalised, "
+                          f"but uda_nb uses pixels: multiply by the image size (keypoints * torch.tensor([{w}., "
+                          f"{h}.])).", stacklevel=4)
 
     @property
     def num_keypoints(self) -> int:

@@ -5,34 +5,88 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import numbers
+
+import torch
+
 from .base import Batch, Method
 from .dann import DANN, DomainAdversarialLoss, GradientReversal, grad_reverse
 from .source_only import SourceOnly
 
 METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann": DANN}
+_NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed")
 
 
 def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, norm: str = "center",
            batch_norm: bool = False, dropout: float = 0.0, disc_hidden: tuple[int, ...] = (100,),
-           **options) -> Method:
+           seed: int | None = None, **options) -> Method:
     """A method on DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads).
 
-    ``name``: ``source_only``, ``oracle`` (source-only trained on the oracle task), ``dann``. Extra
-    ``options`` go to the method (e.g. ``gamma``, ``lambda_max`` for DANN).
+    ``name``: ``source_only``, ``oracle`` (source-only trained on the oracle task), ``dann``.
+    ``num_classes`` and ``image_shape`` ``(C, H, W)``: pass ``task.num_classes`` and ``task.image_shape``.
+    ``seed``: when given, the weights are initialised from ``torch.manual_seed(seed)`` inside
+    ``torch.random.fork_rng`` (the global RNG is left as it was), so ``create(..., seed=0)`` builds the same
+    weights every time, the same as ``seed_everything(0); create(...)`` and as ``experiments.run(spec, 0)``.
+    ``None`` draws from the global RNG. Extra ``options`` go to the method (e.g. ``gamma``, ``lambda_max``
+    for DANN).
     """
     from ..models import Classifier, DigitsFeatures, DomainDiscriminator
 
     if name not in METHODS:
-        raise ValueError(f"Unknown method {name!r}: choose one of {sorted(METHODS)}.")
-    channels, height, width = image_shape
-    features = DigitsFeatures(channels, norm=norm, batch_norm=batch_norm, image_size=min(height, width))
-    classifier = Classifier(features.out_features, num_classes, dropout=dropout)
-    if name == "dann":
-        disc = DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout)
-        return DANN(features, classifier, disc, **options)
-    if options:
-        raise ValueError(f"Method {name!r} takes no options, got {sorted(options)}.")
-    return SourceOnly(features, classifier)
+        close = difflib.get_close_matches(str(name).lower(), METHODS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown method {name!r}: choose one of {sorted(METHODS)}.{hint}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
+        raise ValueError(f"num_classes must be a whole number >= 2, got {num_classes!r}: pass task.num_classes (a "
+                         "Domain without class_names has 0 classes: build it with class_names=(...)).")
+    channels, height, width = _image_shape(image_shape)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+    method_cls = METHODS[name]
+    allowed = [p for p in inspect.signature(method_cls.__init__).parameters
+               if p not in ("self", "features", "classifier", "discriminator")]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"Method {name!r} got unknown options {unknown}: its own options are {allowed or 'none'}; "
+                         f"network options are {list(_NETWORK_OPTIONS)}.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"seed must be an int or None, got {seed!r}.")
+
+    def build() -> Method:
+        features = DigitsFeatures(channels, norm=norm, batch_norm=batch_norm, image_size=(height, width))
+        classifier = Classifier(features.out_features, int(num_classes), dropout=dropout)
+        if name == "dann":
+            disc = DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout)
+            return DANN(features, classifier, disc, **options)
+        return SourceOnly(features, classifier)
+
+    if seed is None:
+        method = build()
+    else:
+        with torch.random.fork_rng(devices=[]):  # seeds the initialisation only; the caller's RNG is untouched
+            torch.random.default_generator.manual_seed(int(seed))  # the CPU generator, as torch.manual_seed
+            method = build()
+    method.image_shape = (channels, height, width)
+    return method
+
+
+def _image_shape(shape) -> tuple[int, int, int]:
+    """``(C, H, W)`` as ints, or an error that says which shape was meant."""
+    try:
+        dims = tuple(int(s) for s in shape)
+        ok = all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape)
+    except (TypeError, ValueError):
+        dims, ok = (), False
+    if not ok or len(dims) != 3 or min(dims) < 1:
+        hint = ("that looks like (N, C, H, W): pass one image's shape, task.image_shape" if len(dims) == 4 else
+                "add the channel count, (C, H, W)" if len(dims) == 2 else "pass task.image_shape")
+        raise ValueError(f"image_shape must be (C, H, W), got {shape!r}: {hint}.")
+    if dims[0] > 4 and dims[2] in (1, 3, 4):
+        raise ValueError(f"image_shape {dims} looks like (H, W, C); uda_nb wants (C, H, W): pass "
+                         f"{(dims[2], dims[0], dims[1])} (task.image_shape).")
+    return dims
 
 
 __all__ = ["Batch", "Method", "SourceOnly", "DANN", "DomainAdversarialLoss", "GradientReversal",

@@ -36,6 +36,9 @@ class Method(nn.Module):
 
     name = "method"
     uses_target = True
+    #: ``(C, H, W)`` the networks were built for (set by :func:`uda_nb.methods.create`; ``None``: unknown), so
+    #: ``fit()`` can say so when a task's images differ
+    image_shape: tuple[int, int, int] | None = None
     #: learning-rate multiplier per role (e.g. a pretrained backbone at 0.1); missing roles use 1.0
     lr_mult: dict[str, float] = {}
 
@@ -43,6 +46,11 @@ class Method(nn.Module):
         super().__init__()
         self.features = features
         self.classifier = classifier
+
+    @property
+    def num_classes(self) -> int | None:
+        """Outputs of the label classifier (``None`` when the classifier does not say)."""
+        return getattr(self.classifier, "num_classes", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(N, num_classes)`` for images ``(N, C, H, W)``."""

@@ -46,11 +46,12 @@ class DigitsFeatures(nn.Module):
     """DANN's MNIST feature extractor. Input ``(N, C, 32, 32)``; output ``(N, 1200)``.
 
     ``in_channels`` 3 for the embedded digit domains; ``norm`` see :class:`InputNorm`; ``batch_norm`` adds
-    BatchNorm after each convolution (not in the paper; off by default).
+    BatchNorm after each convolution (not in the paper; off by default); ``image_size``: the side of square
+    images, or ``(H, W)``; the output width follows from it (``48 * 5 * 5`` for 32x32).
     """
 
     def __init__(self, in_channels: int = 3, norm: str = "center", batch_norm: bool = False,
-                 image_size: int = 32):
+                 image_size: int | tuple[int, int] = 32):
         super().__init__()
         bn = (lambda c: nn.BatchNorm2d(c)) if batch_norm else (lambda c: nn.Identity())
         self.norm = InputNorm(norm)
@@ -59,13 +60,28 @@ class DigitsFeatures(nn.Module):
             nn.Conv2d(32, 48, kernel_size=5), bn(48), nn.MaxPool2d(2), nn.ReLU(inplace=True),
             nn.Flatten(),
         )
-        side = ((image_size - 4) // 2 - 4) // 2
-        if side < 1:
-            raise ValueError(f"DigitsFeatures needs images of at least 16x16 pixels, got {image_size}.")
-        self.out_features = 48 * side * side
+        height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        self.out_side = (_side(height), _side(width))
+        if min(self.out_side) < 1:
+            raise ValueError(f"DigitsFeatures needs images of at least 16x16 pixels, got {height}x{width}: upsample "
+                             "them (torch.nn.functional.interpolate(images, size=32, mode='bilinear')).")
+        self.out_features = 48 * self.out_side[0] * self.out_side[1]
         self.in_channels = in_channels
+        self.image_size = (height, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Python checks on the shape only (no device sync): a wrong size would otherwise surface as a matmul
+        # shape error in the classifier.
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"DigitsFeatures expects (N, {self.in_channels}, H, W) images, got {tuple(x.shape)}.")
+        if (_side(x.shape[2]), _side(x.shape[3])) != self.out_side:
+            h, w = self.image_size
+            raise ValueError(f"This network was built for {h}x{w} images but got {x.shape[2]}x{x.shape[3]}: build it "
+                             "for the task's images (methods.create(name, task.num_classes, task.image_shape)) or "
+                             "resize the images.")
         return self.body(self.norm(x))
+
+
+def _side(size: int) -> int:
+    """Spatial side after conv5 - pool2 - conv5 - pool2."""
+    return ((size - 4) // 2 - 4) // 2
