@@ -129,6 +129,8 @@ def test_a_domain_without_class_names_is_refused_not_a_zero_way_classifier():
         Domain("mine", "train", _images(), _labels(), "0123456789")
     with pytest.raises(ValueError, match=r"class_names has duplicates \['a'\]"):
         Domain("mine", "train", _images(), torch.zeros(8, dtype=torch.long), ("a", "a", "b"))
+    with pytest.raises(ValueError, match=r"labels are on meta but images on cpu.*labels\.to\(images\.device\)"):
+        Domain("mine", "train", _images(), _labels().to("meta"), NAMES)
     # names are stored as strings, so 0..9 and '0'..'9' are one class list
     assert Domain("mine", "train", _images(), _labels(), list(range(10))).class_names == NAMES
 
@@ -347,6 +349,12 @@ def test_runspec_checks_method_and_sizes():
         RunSpec("dann", batch_size=0)
     with pytest.raises(ValueError, match="seed must be a whole number"):
         run(RunSpec("dann"), -1)
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        experiments.run_seeds(RunSpec("dann"), [0.5])
+    with pytest.raises(TypeError, match=r"seeds must be a list of seeds, got the number 3: pass range\(3\)"):
+        experiments.run_seeds(RunSpec("dann"), 3)
+    with pytest.raises(TypeError, match=r"run_grid takes a dict \{label: RunSpec\}"):
+        experiments.run_grid([RunSpec("dann")], [0])
 
 
 def test_run_cache_keys_are_unchanged():
@@ -464,6 +472,8 @@ def test_task_file_errors_name_the_key_and_the_fix(tmp_path):
         save_task_npz(tmp_path / "f.npz", **{**arrays, "source_labels": arrays["source_labels"].astype(float)})
     with pytest.raises(TypeError, match=r"target_images has dtype int64; images must be uint8"):
         save_task_npz(tmp_path / "f.npz", **{**arrays, "target_images": arrays["target_images"].astype(np.int64)})
+    with pytest.raises(ValueError, match=r"looks channels-last.*source_images\.transpose\(0, 3, 1, 2\)"):
+        save_task_npz(tmp_path / "f.npz", **{**arrays, "source_images": arrays["source_images"].transpose(0, 2, 3, 1)})
     np.savez(tmp_path / "obj.npz", **{**arrays, "class_names": np.array(["cat", 1, None], dtype=object)})
     with pytest.raises(ValueError, match=r"plain numeric and string arrays \(no Python objects\)"):
         load_npz(tmp_path / "obj.npz")

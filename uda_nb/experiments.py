@@ -206,11 +206,16 @@ def _check_run_args(spec: RunSpec, seed: int, task: Task | None) -> None:
 
 def run_seeds(spec: RunSpec, seeds, **kwargs) -> list[RunResult]:
     """``run(spec, seed)`` for each seed (cached)."""
-    return [run(spec, int(s), **kwargs) for s in seeds]
+    if isinstance(seeds, numbers.Integral):
+        raise TypeError(f"seeds must be a list of seeds, got the number {seeds}: pass range({seeds}) for seeds "
+                        f"0..{seeds - 1}, or [{seeds}] for that one seed.")
+    return [run(spec, int(s) if isinstance(s, numbers.Integral) else s, **kwargs) for s in seeds]
 
 
 def run_grid(specs: dict[str, RunSpec], seeds, **kwargs) -> dict[str, list[RunResult]]:
     """Every spec over every seed: ``{label: [RunResult per seed]}``."""
+    if not isinstance(specs, dict):
+        raise TypeError(f"run_grid takes a dict {{label: RunSpec}}, got {type(specs).__name__}.")
     return {label: run_seeds(spec, seeds, **kwargs) for label, spec in specs.items()}
 
 

@@ -246,6 +246,9 @@ class Domain(ImageSet):
         if y.shape != (n,):
             raise ValueError(f"Domain {self.name!r} ({self.split}): {n} images but labels of shape "
                              f"{tuple(y.shape)}; expected ({n},): one class index per image.")
+        if y.device != self.images.device:
+            raise ValueError(f"{where}: labels are on {y.device} but images on {self.images.device}: keep them "
+                             "together (labels.to(images.device)); Domain.to(device) moves both.")
         if y.dtype != torch.int64:
             fix = ("if they are whole numbers, labels.long()" if y.is_floating_point() else "labels.long()")
             raise TypeError(f"{where}: labels must be int64 class indices (torch.long); got {_dtype(y)}: {fix}.")

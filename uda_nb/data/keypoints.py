@@ -81,6 +81,9 @@ class KeypointDomain(ImageSet):
         if vis.shape != (n, k):
             raise ValueError(f"KeypointDomain {self.name!r} ({self.split}): visible has shape {tuple(vis.shape)}; "
                              f"expected ({n}, {k}), one flag per keypoint.")
+        if kp.device != self.images.device or vis.device != self.images.device:
+            raise ValueError(f"{where}: keypoints ({kp.device}) and visible ({vis.device}) must be on the images' "
+                             f"device ({self.images.device}): .to(images.device); KeypointDomain.to(device) moves all.")
         if not kp.is_floating_point() or kp.dtype != torch.float32:
             raise TypeError(f"{where}: keypoints must be float32 pixel coordinates; got {str(kp.dtype)[6:]}: "
                             "use keypoints.float().")

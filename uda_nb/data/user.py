@@ -121,6 +121,9 @@ def _check_keys(arrays: dict, where: str) -> None:
 
 def _images(value: np.ndarray, key: str, where: str) -> torch.Tensor:
     value = np.asarray(value)
+    if value.ndim == 4 and value.shape[1] not in (1, 3, 4) and value.shape[-1] in (1, 3, 4):
+        raise ValueError(f"{where}: {key} has shape {value.shape}, which looks channels-last (N, H, W, C); task "
+                         f"files hold (N, C, H, W): use {key}.transpose(0, 3, 1, 2).")
     if value.dtype == np.uint8:
         return torch.from_numpy(np.ascontiguousarray(value)).float().div_(255.0)
     if value.dtype.kind == "f":
@@ -138,12 +141,12 @@ def _labels(value: np.ndarray, key: str, where: str) -> torch.Tensor:
     return torch.from_numpy(value.astype(np.int64))
 
 
-def _string(arrays: dict, key: str, default: str) -> str:
+def _string(arrays: dict, key: str, default: str, where: str) -> str:
     if key not in arrays:
         return default
     value = np.asarray(arrays[key])
     if value.ndim != 0 or value.dtype.kind != "U":
-        raise ValueError(f"{key} must be a single string (np.array('my_domain')), got an array of shape "
+        raise ValueError(f"{where}: {key} must be a single string (np.array('my_domain')), got an array of shape "
                          f"{value.shape} and dtype {value.dtype}.")
     return str(value)
 
@@ -158,9 +161,10 @@ def _build(arrays: dict, where: str, device) -> tuple[Task, Domain | None]:
             raise ValueError(f"{where}: class_names must be a 1-D array of strings, got shape {names.shape}.")
         class_names = tuple(str(n) for n in names.tolist())
     else:
-        top = max(int(y.max()) for y in labels.values() if len(y))
+        top = max((int(y.max()) for y in labels.values() if len(y)), default=0)
         class_names = tuple(str(c) for c in range(top + 1))
-    src_name, tgt_name = _string(arrays, "source_name", "source"), _string(arrays, "target_name", "target")
+    src_name = _string(arrays, "source_name", "source", where)
+    tgt_name = _string(arrays, "target_name", "target", where)
 
     def domain(prefix: str, name: str, split: str, label_key: str | None) -> Domain:
         key = f"{prefix}_images"
