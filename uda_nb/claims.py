@@ -61,13 +61,20 @@ def _per_seed(values, name: str) -> np.ndarray:
     arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float).ravel()
     if arr.size == 0:
         raise ValueError(f"{name}: no per-seed values; a claim needs at least one measured seed.")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: per-seed values contain NaN/inf ({arr.tolist()}); fix the runs first.")
-    return arr
+    return arr  # NaN (e.g. a gap covered where source-only equals the oracle) never satisfies a rule
 
 
 def _std(arr: np.ndarray) -> float:
     return float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def _undefined_note(*arrays: np.ndarray) -> str:
+    bad = sum(int((~np.isfinite(a)).sum()) for a in arrays)
+    return f"{bad} value(s) undefined (NaN), so the claim cannot hold." if bad else ""
 
 
 def every_seed_greater(a, b) -> bool:
@@ -113,7 +120,7 @@ def claim_greater(claim: str, paper: str, a, b, *, rule: str = EVERY_SEED, lower
         raise ValueError(f"claim_greater decides by {EVERY_SEED!r} or {BEYOND_SPREAD!r}, not {rule!r}.")
     ours = f"{fmt_mean_std(a, digits, unit)} vs {fmt_mean_std(b, digits, unit)}"
     seeds = f"per seed {fmt_per_seed(a, digits)} vs {fmt_per_seed(b, digits)}"
-    return Claim(claim, paper, ours, holds, note=f"{seeds}. {note}".strip(), rule=rule)
+    return Claim(claim, paper, ours, holds, note=_join(f"{seeds}.", _undefined_note(a, b), note), rule=rule)
 
 
 def claim_at_least(claim: str, paper: str, values, threshold: float, *, at_most: bool = False, digits: int = 1,
@@ -122,8 +129,8 @@ def claim_at_least(claim: str, paper: str, values, threshold: float, *, at_most:
     arr = _per_seed(values, "values")
     holds = bool(np.all(arr <= threshold) if at_most else np.all(arr >= threshold))
     seeds = f"per seed {fmt_per_seed(arr, digits)}"
-    return Claim(claim, paper, fmt_mean_std(arr, digits, unit), holds, note=f"{seeds}. {note}".strip(),
-                 rule=EVERY_SEED)
+    return Claim(claim, paper, fmt_mean_std(arr, digits, unit), holds,
+                 note=_join(f"{seeds}.", _undefined_note(arr), note), rule=EVERY_SEED)
 
 
 def claims_frame(claims: list[Claim]) -> pd.DataFrame:
