@@ -40,6 +40,7 @@ def test_claim_at_least_decides_on_every_seed_not_the_mean():
     c = claim_at_least("gap >= 50 %", "52.9 %", [60.0, 55.0, 45.0], 50.0)  # mean 53.3 >= 50, one seed below
     assert not c.holds and c.ours == "53.3 ± 7.6"
     assert claim_at_least("held-out acc <= 60", "", [55.0, 58.0], 60.0, at_most=True).holds
+    assert claim_at_least("x", "", [41.0, 42.0], 40.0, per="build").note == "per build 41.0 / 42.0."
 
 
 def test_nan_values_never_hold_and_are_named():

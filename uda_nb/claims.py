@@ -104,7 +104,7 @@ def fmt_per_seed(values, digits: int = 1) -> str:
 
 
 def claim_greater(claim: str, paper: str, a, b, *, rule: str = EVERY_SEED, lower_is_better: bool = False,
-                  digits: int = 1, unit: str = "", note: str = "") -> Claim:
+                  digits: int = 1, unit: str = "", note: str = "", per: str = "seed") -> Claim:
     """A claim "``a`` is better than ``b``" decided per seed.
 
     ``a``, ``b``: per-seed values (paired by seed for :data:`EVERY_SEED`). ``lower_is_better``: the claim is
@@ -119,16 +119,16 @@ def claim_greater(claim: str, paper: str, a, b, *, rule: str = EVERY_SEED, lower
     else:
         raise ValueError(f"claim_greater decides by {EVERY_SEED!r} or {BEYOND_SPREAD!r}, not {rule!r}.")
     ours = f"{fmt_mean_std(a, digits, unit)} vs {fmt_mean_std(b, digits, unit)}"
-    seeds = f"per seed {fmt_per_seed(a, digits)} vs {fmt_per_seed(b, digits)}"
+    seeds = f"per {per} {fmt_per_seed(a, digits)} vs {fmt_per_seed(b, digits)}"
     return Claim(claim, paper, ours, holds, note=_join(f"{seeds}.", _undefined_note(a, b), note), rule=rule)
 
 
 def claim_at_least(claim: str, paper: str, values, threshold: float, *, at_most: bool = False, digits: int = 1,
-                   unit: str = "", note: str = "") -> Claim:
+                   unit: str = "", note: str = "", per: str = "seed") -> Claim:
     """A threshold claim decided on every seed: every value ``>= threshold`` (``<=`` with ``at_most``)."""
     arr = _per_seed(values, "values")
     holds = bool(np.all(arr <= threshold) if at_most else np.all(arr >= threshold))
-    seeds = f"per seed {fmt_per_seed(arr, digits)}"
+    seeds = f"per {per} {fmt_per_seed(arr, digits)}"
     return Claim(claim, paper, fmt_mean_std(arr, digits, unit), holds,
                  note=_join(f"{seeds}.", _undefined_note(arr), note), rule=EVERY_SEED)
 

@@ -36,8 +36,8 @@ class Budget:
     ``eval_every``: steps between evaluations logged in the history; ``eval_samples``: images per domain
     used for in-training logging (final metrics always use the whole test split); ``tsne_points``: points
     per domain in t-SNE figures; ``adist_samples``: points per domain for proxy A-distance; ``data_seeds``: how
-    many builds of a generated
-    domain (its data seed: photo crops, fonts, poses) a robustness table repeats the experiment on.
+    many builds of a generated domain (its data seed: photo crops, fonts, poses) a robustness table repeats
+    the experiment on.
     """
 
     name: str
