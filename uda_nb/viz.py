@@ -46,7 +46,7 @@ REPORT_RC = {
     "image.interpolation": "nearest",
 }
 #: Resolution of the PNGs a notebook shows inline (and that the HTML reports embed).
-INLINE_DPI = 130
+INLINE_DPI = 150
 
 
 def use_report_style(inline_dpi: int = INLINE_DPI, **overrides) -> dict:
