@@ -60,16 +60,10 @@ def proxy_a_distance(source_features, target_features, seed: int = 0, max_per_do
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    xs, xt = _numpy(source_features), _numpy(target_features)
-    if xs.ndim != 2 or xt.ndim != 2 or xs.shape[1] != xt.shape[1]:
-        raise ValueError(f"proxy_a_distance needs two 2-D feature arrays with the same width, got {xs.shape} and "
-                         f"{xt.shape}.")
-    n = min(len(xs), len(xt), max_per_domain or 10**12)
+    xs, xt = _balanced_sample(source_features, target_features, seed, max_per_domain, "proxy_a_distance")
+    n = len(xs)
     if n < 4:
         raise ValueError(f"proxy_a_distance needs at least 4 samples per domain, got {n}.")
-    rng = np.random.default_rng(seed)
-    xs = xs[rng.choice(len(xs), n, replace=False)]
-    xt = xt[rng.choice(len(xt), n, replace=False)]
     x = np.concatenate([xs, xt])
     y = np.concatenate([np.ones(n), np.zeros(n)])
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.5, stratify=y, random_state=seed)
@@ -93,17 +87,11 @@ def knn_domain_mixing(source_features, target_features, k: int = 10, seed: int =
     """
     from sklearn.neighbors import NearestNeighbors
 
-    xs, xt = _numpy(source_features), _numpy(target_features)
-    if xs.ndim != 2 or xt.ndim != 2 or xs.shape[1] != xt.shape[1]:
-        raise ValueError(f"knn_domain_mixing needs two 2-D feature arrays with the same width, got {xs.shape} and "
-                         f"{xt.shape}.")
-    n = min(len(xs), len(xt), max_per_domain or 10**12)
+    xs, xt = _balanced_sample(source_features, target_features, seed, max_per_domain, "knn_domain_mixing")
+    n = len(xs)
     if 2 * n - 1 < k:
         raise ValueError(f"knn_domain_mixing needs at least k={k} other points (2n - 1 >= k), got n={n} per domain; "
                          "lower k or pass more features.")
-    rng = np.random.default_rng(seed)
-    xs = xs[rng.choice(len(xs), n, replace=False)]
-    xt = xt[rng.choice(len(xt), n, replace=False)]
     x = np.concatenate([xs, xt])
     domain = np.concatenate([np.zeros(n, dtype=int), np.ones(n, dtype=int)])
     _, idx = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
@@ -142,6 +130,19 @@ def mean_std(values) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     arr = np.asarray(list(values), dtype=float)
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def _balanced_sample(source_features, target_features, seed: int, max_per_domain: int | None,
+                     caller: str) -> tuple[np.ndarray, np.ndarray]:
+    """The same number ``n = min(N_s, N_t, max_per_domain)`` of rows from each feature array, drawn without
+    replacement by a generator seeded with ``seed`` (source first, then target)."""
+    xs, xt = _numpy(source_features), _numpy(target_features)
+    if xs.ndim != 2 or xt.ndim != 2 or xs.shape[1] != xt.shape[1]:
+        raise ValueError(f"{caller} needs two 2-D feature arrays with the same width, got {xs.shape} and "
+                         f"{xt.shape}.")
+    n = min(len(xs), len(xt), max_per_domain or 10**12)
+    rng = np.random.default_rng(seed)
+    return xs[rng.choice(len(xs), n, replace=False)], xt[rng.choice(len(xt), n, replace=False)]
 
 
 def _numpy(x) -> np.ndarray:
