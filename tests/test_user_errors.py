@@ -299,7 +299,8 @@ def test_fit_names_a_model_built_for_another_task():
     ({"seed": 0.5}, TypeError, "seed must be a whole number"),
     ({"device": "gpu"}, ValueError, r"Unknown device device='gpu': use 'cpu', 'cuda' or 'cuda:<index>'"),
     ({"callbacks": print}, TypeError, r"callbacks=\(cb,\)"),
-    ({"optimizer": "sgd"}, TypeError, "optimizer must be a torch.optim.Optimizer"),
+    ({"optimizer": 0.1}, TypeError, "optimizer must be a name"),
+    ({"optimizer": "adamw"}, ValueError, "Unknown optimizer 'adamw'"),
 ])
 def test_fit_argument_errors(kwargs, error, match):
     model = methods.create("source_only", 10, (3, 32, 32), seed=0)

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .config import get_device, quiet
 from .data.domain import Domain, Task
 from .methods.base import Batch, Method
-from .metrics import accuracy, extract_features, proxy_a_distance
+from .metrics import evaluate, extract_features, proxy_a_distance
 from .schedules import lr_schedule
 
 
@@ -57,7 +57,9 @@ class Callback(Protocol):
 @dataclass
 class FitResult:
     """What ``fit()`` returns: the trained method, the history table (one row per evaluation) and the final
-    metrics on the full test splits (``source_acc``, ``target_acc``), plus wall-clock seconds."""
+    metrics on the full test splits, named by the task's metrics (``source_acc``, ``target_acc`` for
+    classification; ``source_pck``, ``target_pck``, ``target_pck_MCP``, ... or ``target_mae`` for keypoints), plus
+    wall-clock seconds."""
 
     method: Method
     history: pd.DataFrame
@@ -66,16 +68,27 @@ class FitResult:
     extras: dict = field(default_factory=dict)
 
 
+OPTIMIZERS = ("sgd", "nesterov", "adam")
+
+
 def make_optimizer(method: Method, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
-                   nesterov: bool = False) -> torch.optim.Optimizer:
-    """SGD with momentum over the method's role groups (the DANN paper's optimiser)."""
-    return torch.optim.SGD(method.param_groups(lr, weight_decay), lr=lr, momentum=momentum,
-                           nesterov=nesterov and momentum > 0)
+                   nesterov: bool = False, kind: str = "sgd") -> torch.optim.Optimizer:
+    """An optimiser over the method's role groups (one group per role, with its ``lr_mult``).
+
+    ``kind``: ``"sgd"`` (momentum ``momentum``; DANN's optimiser), ``"nesterov"`` (SGD with Nesterov momentum:
+    RegDA's adaptation stage) or ``"adam"`` (betas ``(momentum, 0.999)``: RegDA's source-only stage).
+    """
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {kind!r}: choose one of {OPTIMIZERS}.")
+    groups = method.param_groups(lr, weight_decay)
+    if kind == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=(momentum, 0.999))
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=(nesterov or kind == "nesterov") and momentum > 0)
 
 
 def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: float = 0.01,
         momentum: float = 0.9, weight_decay: float = 0.0, schedule: str | Callable[[float], float] = "dann",
-        optimizer: torch.optim.Optimizer | None = None, eval_every: int | None = None,
+        optimizer: torch.optim.Optimizer | str | None = None, eval_every: int | None = None,
         eval_samples: int | None = 1000, seed: int = 0, device: torch.device | str | None = None,
         callbacks: tuple[Callback, ...] = (), progress: bool | None = None, desc: str | None = None,
         channels_last: bool = True) -> FitResult:
@@ -83,8 +96,9 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
 
     batch_size: images per domain per step (source and target each). lr: base learning rate ``mu0``;
     ``schedule``: factor of progress (``"dann"``: ``1 / (1 + 10 p)^0.75``, ``"constant"``, or a function).
-    optimizer: defaults to :func:`make_optimizer` (SGD, ``momentum``, ``weight_decay``); wrappers such as
-    TransPar can be passed here. eval_every: steps between history rows (default ``steps // 10``);
+    optimizer: ``None`` or a name (``"sgd"``, ``"nesterov"``, ``"adam"``) for :func:`make_optimizer` with
+    ``momentum`` and ``weight_decay``, or a ready optimizer over ``method.param_groups`` (wrappers such as
+    TransPar). eval_every: steps between history rows (default ``steps // 10``);
     eval_samples: images per test split used for the in-training accuracies (logging only; ``None`` = all).
     seed: drives batch sampling and the evaluation samples; model initialisation is the caller's
     (``methods.create(..., seed=)``, or :func:`uda_nb.experiments.run`), dropout draws from the global RNG.
@@ -100,7 +114,8 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         task = task.channels_last()
         method = method.to(memory_format=torch.channels_last)
     method.train()
-    optimizer = optimizer if optimizer is not None else make_optimizer(method, lr, momentum, weight_decay)
+    if optimizer is None or isinstance(optimizer, str):
+        optimizer = make_optimizer(method, lr, momentum, weight_decay, kind=optimizer or "sgd")
     lr_factor = lr_schedule(schedule)
     eval_every = eval_every if eval_every is not None else max(1, steps // 10)
     show = (not quiet()) if progress is None else progress
@@ -122,9 +137,7 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         factor = lr_factor(p)
         for group in optimizer.param_groups:
             group["lr"] = group.get("base_lr", lr) * factor
-        s_idx = source_sampler.next()
-        batch = Batch(task.source.images[s_idx], task.source.labels[s_idx],
-                      task.target.images[target_sampler.next()] if target_sampler else None)
+        batch = _batch(task, source_sampler.next(), target_sampler)
         logs = method.update(batch, p, optimizer)
         for k, v in logs.items():
             sums[k] = sums[k] + v if k in sums else v.detach().clone()
@@ -134,23 +147,39 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
             row = {"step": step + 1, "progress": (step + 1) / steps, "lr": lr * factor}
             row.update({k: float(v) / count for k, v in sums.items()})
             _check_finite(row, method, step + 1, lr, task)
-            row["source_acc"] = accuracy(method, eval_src)
-            row["target_acc"] = accuracy(method, eval_tgt)  # logging only: never used to choose anything
+            row.update(_prefixed("source", evaluate(method, eval_src)))
+            row.update(_prefixed("target", evaluate(method, eval_tgt)))  # logging only: never chooses anything
             for cb in callbacks:
                 row.update(cb(step + 1, method, task))
             row["seconds"] = time.perf_counter() - start
             rows.append(row)
-            bar.set_postfix({k: f"{row[k]:.3f}" for k in ("loss", "source_acc", "target_acc") if k in row})
+            headline = ("loss", f"source_{task.metrics[0]}", f"target_{task.metrics[0]}")
+            bar.set_postfix({k: f"{row[k]:.3f}" for k in headline if k in row})
             sums, count = {}, 0
     bar.close()
     seconds = time.perf_counter() - start
     method.eval()
     if rows and eval_src is task.source_test and eval_tgt is task.target_test:
         # the last history row already evaluated the final model on the full test splits
-        final = {"source_acc": rows[-1]["source_acc"], "target_acc": rows[-1]["target_acc"]}
+        final = {k: v for k, v in rows[-1].items() if k.startswith(("source_", "target_"))
+                 and not k.startswith(("source_loss", "target_loss"))}
     else:
-        final = {"source_acc": accuracy(method, task.source_test), "target_acc": accuracy(method, task.target_test)}
+        final = {**_prefixed("source", evaluate(method, task.source_test)),
+                 **_prefixed("target", evaluate(method, task.target_test))}
     return FitResult(method=method, history=pd.DataFrame(rows), final=final, seconds=seconds)
+
+
+def _batch(task: Task, s_idx: torch.Tensor, target_sampler: IndexSampler | None) -> Batch:
+    """The source images and targets at ``s_idx`` (labels, or keypoints + visibility) and a target batch."""
+    src = task.source
+    x_t = task.target.images[target_sampler.next()] if target_sampler else None
+    if task.kind == "keypoints":
+        return Batch(src.images[s_idx], src.keypoints[s_idx], x_t, src.visible[s_idx])
+    return Batch(src.images[s_idx], src.labels[s_idx], x_t)
+
+
+def _prefixed(prefix: str, scores: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}_{k}": v for k, v in scores.items()}
 
 
 def _check_whole(name: str, value, minimum: int, allow_none: bool = False) -> None:
@@ -192,9 +221,13 @@ def _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay,
     _check_number("lr", lr, 0.0, low_open=True, hint=" Try 0.01 (DANN's digits recipe).")
     _check_number("momentum", momentum, 0.0, 1.0)
     _check_number("weight_decay", weight_decay, 0.0)
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer over the method's param_groups, got "
-                        f"{type(optimizer).__name__}.")
+    if isinstance(optimizer, str):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"Unknown optimizer {optimizer!r}: choose one of {OPTIMIZERS} or pass a "
+                             "torch.optim.Optimizer.")
+    elif optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a name {OPTIMIZERS} or a torch.optim.Optimizer over the method's "
+                        f"param_groups, got {type(optimizer).__name__}.")
     if callable(callbacks):
         raise TypeError("callbacks must be a tuple of callbacks: pass callbacks=(cb,), not callbacks=cb.")
     callbacks = tuple(callbacks)
@@ -205,6 +238,14 @@ def _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay,
         raise ValueError(f"{type(method).__name__} was built for images of shape {tuple(method.image_shape)} but "
                          f"task {task.name!r} has {tuple(task.image_shape)}: build it with "
                          "methods.create(name, task.num_classes, task.image_shape).")
+    if method.task_kind != task.kind:
+        raise ValueError(f"{type(method).__name__} is a {method.task_kind} method but task {task.name!r} is a "
+                         f"{task.kind} task: build the method for the task, methods.for_task(name, task) (keypoint "
+                         f"methods: {sorted(_keypoint_methods())}).")
+    if task.kind == "keypoints" and method.num_classes is not None and method.num_classes != task.num_classes:
+        raise ValueError(f"{type(method).__name__} predicts {method.num_classes} keypoints but task {task.name!r} has "
+                         f"{task.num_classes} ({', '.join(task.source.keypoint_names[:5])}"
+                         f"{', ...' if task.num_classes > 5 else ''}): build it with methods.for_task(name, task).")
     if isinstance(task.source, Domain) and method.num_classes is not None and method.num_classes != task.num_classes:
         raise ValueError(f"{type(method).__name__} outputs {method.num_classes} classes but task {task.name!r} has "
                          f"{task.num_classes} ({', '.join(task.source.class_names[:5])}"
@@ -217,6 +258,11 @@ def _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay,
                           f"every batch is the whole domain, so the model sees the same {len(dom)} image(s) at every "
                           "step. Use more images or a smaller batch_size.", stacklevel=3)
     return callbacks
+
+
+def _keypoint_methods():
+    from .methods import KEYPOINT_METHODS
+    return KEYPOINT_METHODS
 
 
 def _eval_subset(domain: Domain, n: int | None, seed: int) -> Domain:

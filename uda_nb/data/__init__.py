@@ -61,12 +61,13 @@ EMBEDDED: dict[str, EmbeddedDomain] = {
                              "SVHN-like house-number crops: cut neighbours, photo-textured plates, low contrast"),
     **{f"dsprites-{style}": EmbeddedDomain(f"dsprites-{style}", functools.partial(dsprites.build_dsprites, style), (),
                                            1, dsprites.DESCRIPTIONS[style], family="dsprites",
-                                           keypoint_names=dsprites.KEYPOINT_NAMES)
+                                           keypoint_names=dsprites.KEYPOINT_NAMES, meta=dsprites.TASK_META)
        for style in dsprites.STYLES},
     **{f"hands-{style}": EmbeddedDomain(f"hands-{style}", functools.partial(hands.build_hands, style), (), 1,
                                         hands.DESCRIPTIONS[style], family="hands",
                                         keypoint_names=hands.KEYPOINT_NAMES, skeleton=hands.SKELETON,
-                                        groups=hands.GROUPS, meta={"skeleton_colors": hands.SKELETON_COLORS})
+                                        groups=hands.GROUPS, meta={"skeleton_colors": hands.SKELETON_COLORS,
+                                                                         "metrics": ("pck",)})
        for style in hands.STYLES},
 }
 SPLITS = ("train", "test")

@@ -415,7 +415,23 @@ class Task:
 
     @property
     def num_classes(self) -> int:
+        """Classes of a classification task; keypoints ``K`` of a keypoint task."""
         return self.source.num_classes
+
+    @property
+    def kind(self) -> str:
+        """``"classification"`` (class labels) or ``"keypoints"`` (keypoints + visibility): what a method must
+        predict for this task (``Method.task_kind``)."""
+        return "keypoints" if "keypoints" in type(self.source)._TARGETS else "classification"
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The task's metrics, headline first: ``("acc",)`` for classification; for keypoints what the target
+        domain declares in ``meta['metrics']`` (``("pck",)`` by default, ``("mae",)`` for dSprites). History
+        columns and ``final`` keys are these names prefixed by ``source_`` / ``target_``."""
+        if self.kind == "classification":
+            return ("acc",)
+        return tuple(self.target_test.meta.get("metrics", ("pck",)))
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -53,6 +53,12 @@ SPLITS = ("train", "test")
 IMAGE_SIZE = 64
 MIDDLE = (16, 48)  # keypoint pixel coordinates lie in [16, 48): RegDA's area A (eq. 15), rows/cols 16..47
 
+#: what a keypoint task on dSprites reports and where its keypoints can lie (RegDA section 5.1): MAE of the
+#: position normalised over the 32 pixel centres 16.5 .. 47.5 (the original factor values 0 .. 1), and the
+#: middle area A as a pixel box (x0, x1, y0, y1) for the one-keypoint ground-false map of eq. 15
+TASK_META = {"metrics": ("mae",), "position_range": (MIDDLE[0] + 0.5, MIDDLE[1] - 0.5),
+             "keypoint_area": (MIDDLE[0], MIDDLE[1], MIDDLE[0], MIDDLE[1])}
+
 SCALES = np.linspace(0.5, 1.0, 6)
 ORIENTATIONS = np.arange(40) * (2 * np.pi / 40)
 N_POSITIONS = MIDDLE[1] - MIDDLE[0]  # 32 positions per axis, one pixel apart

@@ -13,40 +13,69 @@ import torch
 
 from .base import Batch, Method
 from .dann import DANN, DomainAdversarialLoss, GradientReversal, grad_reverse
+from .keypoint import HeatmapSourceOnly, KeypointMethod
+from .regda import RegDA
 from .source_only import SourceOnly
 
-METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann": DANN}
-_NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed")
+#: methods per task kind: ``oracle`` is the source-only learner trained on the oracle task
+CLASSIFICATION_METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann": DANN}
+KEYPOINT_METHODS = {"source_only": HeatmapSourceOnly, "oracle": HeatmapSourceOnly, "dd": RegDA, "regda": RegDA}
+METHODS = {**KEYPOINT_METHODS, **CLASSIFICATION_METHODS}  # every name create() accepts
+KINDS = {"classification": CLASSIFICATION_METHODS, "keypoints": KEYPOINT_METHODS}
+BACKBONES = {"classification": ("digits",),
+             "keypoints": ("heatmap-tiny", "heatmap-small", "heatmap-medium", "resnet18")}
+DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
+_NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights")
 
 
-def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, norm: str = "center",
-           batch_norm: bool = False, dropout: float = 0.0, disc_hidden: tuple[int, ...] = (100,),
-           seed: int | None = None, **options) -> Method:
-    """A method on DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads).
+def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, kind: str = "classification",
+           backbone: str | None = None, norm: str = "center", batch_norm: bool = False, dropout: float = 0.0,
+           disc_hidden: tuple[int, ...] = (100,), weights: str | None = None, seed: int | None = None,
+           **options) -> Method:
+    """A method on the network its task kind calls for.
 
-    ``name``: ``source_only``, ``oracle`` (source-only trained on the oracle task), ``dann``.
-    ``num_classes`` and ``image_shape`` ``(C, H, W)``: pass ``task.num_classes`` and ``task.image_shape``.
+    ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
+    ``name`` is ``source_only``, ``oracle`` (source-only trained on the oracle task) or ``dann``; ``num_classes``
+    and ``image_shape`` ``(C, H, W)``: pass ``task.num_classes`` and ``task.image_shape``.
+    ``kind="keypoints"``: the heatmap detector of RegDA (:mod:`uda_nb.models.heatmap`); ``name`` is
+    ``source_only``, ``oracle``, ``dd`` or ``regda``; ``num_classes`` is the number of keypoints K
+    (``task.num_classes``). ``backbone``: ``digits`` for classification; ``heatmap-tiny`` (default),
+    ``heatmap-small``, ``heatmap-medium`` or ``resnet18`` (with ``weights=<local state dict>`` or random) for
+    keypoints. :func:`for_task` reads ``kind`` and the keypoint options from a task.
     ``seed``: when given, the weights are initialised from ``torch.manual_seed(seed)`` inside
     ``torch.random.fork_rng`` (the global RNG is left as it was), so ``create(..., seed=0)`` builds the same
     weights every time, the same as ``seed_everything(0); create(...)`` and as ``experiments.run(spec, 0)``.
     ``None`` draws from the global RNG. Extra ``options`` go to the method (e.g. ``gamma``, ``lambda_max``
-    for DANN).
+    for DANN; ``variant``, ``eta``, ``area`` for RegDA).
     """
     from ..models import Classifier, DigitsFeatures, DomainDiscriminator
 
+    if kind not in KINDS:
+        raise ValueError(f"Unknown task kind {kind!r}: use 'classification' or 'keypoints' (task.kind).")
     if name not in METHODS:
         close = difflib.get_close_matches(str(name).lower(), METHODS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"Unknown method {name!r}: choose one of {sorted(METHODS)}.{hint}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
+    if name not in KINDS[kind]:
+        other = "keypoints" if kind == "classification" else "classification"
+        raise ValueError(f"Method {name!r} is a {other} method, but the task is a {kind} task: for {kind} choose one "
+                         f"of {sorted(KINDS[kind])}.")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < (
+            2 if kind == "classification" else 1):
+        if kind == "keypoints":
+            raise ValueError(f"num_classes must be the number of keypoints (>= 1), got {num_classes!r}: pass "
+                             "task.num_classes.")
         raise ValueError(f"num_classes must be a whole number >= 2, got {num_classes!r}: pass task.num_classes (a "
                          "Domain without class_names has 0 classes: build it with class_names=(...)).")
     channels, height, width = _image_shape(image_shape)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-    method_cls = METHODS[name]
+    backbone = DEFAULT_BACKBONE[kind] if backbone is None else backbone
+    if backbone not in BACKBONES[kind]:
+        raise ValueError(f"Backbone {backbone!r} does not build a {kind} network: choose one of {BACKBONES[kind]}.")
+    method_cls = KINDS[kind][name]
     allowed = [p for p in inspect.signature(method_cls.__init__).parameters
-               if p not in ("self", "features", "classifier", "discriminator")]
+               if p not in ("self", "features", "classifier", "discriminator", "adversary")]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(f"Method {name!r} got unknown options {unknown}: its own options are {allowed or 'none'}; "
@@ -54,7 +83,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, no
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise TypeError(f"seed must be an int or None, got {seed!r}.")
 
-    def build() -> Method:
+    def build_classification() -> Method:
         features = DigitsFeatures(channels, norm=norm, batch_norm=batch_norm, image_size=(height, width))
         classifier = Classifier(features.out_features, int(num_classes), dropout=dropout)
         if name == "dann":
@@ -62,6 +91,25 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, no
             return DANN(features, classifier, disc, **options)
         return SourceOnly(features, classifier)
 
+    def build_keypoints() -> Method:
+        from ..losses import heatmap_sigma
+        from ..models import HeatmapHead, head_width, heatmap_trunk
+
+        psi = heatmap_trunk(backbone, channels, (height, width), norm=norm, weights=weights)
+        width_ = head_width(backbone)
+        f = HeatmapHead(psi.out_channels, int(num_classes), width_)
+        opts = dict(options)
+        opts.setdefault("sigma", heatmap_sigma(width // psi.stride))
+        if method_cls is RegDA:
+            if name == "dd":
+                if opts.get("variant", "dd") != "dd":
+                    raise ValueError(f"Method 'dd' is RegDA's variant 'dd'; got variant={opts['variant']!r}: use "
+                                     "name='regda' with that variant.")
+                opts["variant"] = "dd"
+            return RegDA(psi, f, HeatmapHead(psi.out_channels, int(num_classes), width_), **opts)
+        return method_cls(psi, f, **opts)
+
+    build = build_classification if kind == "classification" else build_keypoints
     if seed is None:
         method = build()
     else:
@@ -70,6 +118,16 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, no
             method = build()
     method.image_shape = (channels, height, width)
     return method
+
+
+def for_task(name: str, task, **kwargs) -> Method:
+    """``create(name, task.num_classes, task.image_shape, kind=task.kind, ...)``, with the keypoint options a
+    task's domain declares (RegDA's middle area ``keypoint_area`` for a one-keypoint task, eq. 15) filled in
+    unless given."""
+    if task.kind == "keypoints" and name in ("dd", "regda") and "area" not in kwargs \
+            and task.num_classes == 1 and "keypoint_area" in task.source.meta:
+        kwargs["area"] = tuple(task.source.meta["keypoint_area"])
+    return create(name, task.num_classes, task.image_shape, kind=task.kind, **kwargs)
 
 
 def _image_shape(shape) -> tuple[int, int, int]:
@@ -90,4 +148,5 @@ def _image_shape(shape) -> tuple[int, int, int]:
 
 
 __all__ = ["Batch", "Method", "SourceOnly", "DANN", "DomainAdversarialLoss", "GradientReversal",
-           "grad_reverse", "METHODS", "create"]
+           "grad_reverse", "KeypointMethod", "HeatmapSourceOnly", "RegDA", "METHODS", "CLASSIFICATION_METHODS",
+           "KEYPOINT_METHODS", "create", "for_task"]

@@ -16,15 +16,18 @@ from torch import nn
 
 @dataclass
 class Batch:
-    """One training batch: labeled source images and labels, unlabeled target images.
+    """One training batch: labeled source images and their targets, unlabeled target images.
 
-    x_s: ``(B, C, H, W)``; y_s: ``(B,)`` int64; x_t: ``(B, C, H, W)`` or ``None`` when the method does not
-    use the target. There is deliberately no target-label field.
+    x_s: ``(B, C, H, W)``; y_s: the source targets, ``(B,)`` int64 class indices for a classification task or
+    ``(B, K, 2)`` float pixel keypoints for a keypoint task; visible_s: ``(B, K)`` bool keypoint visibility
+    (keypoint tasks only, else ``None``); x_t: ``(B, C, H, W)`` or ``None`` when the method does not use the
+    target. There is deliberately no target-label field.
     """
 
     x_s: torch.Tensor
     y_s: torch.Tensor
     x_t: torch.Tensor | None = None
+    visible_s: torch.Tensor | None = None
 
 
 class Method(nn.Module):
@@ -36,6 +39,9 @@ class Method(nn.Module):
 
     name = "method"
     uses_target = True
+    #: what the method predicts: ``"classification"`` (class logits) or ``"keypoints"`` (heatmaps); ``fit()``
+    #: checks it against the task's kind
+    task_kind = "classification"
     #: ``(C, H, W)`` the networks were built for (set by :func:`uda_nb.methods.create`; ``None``: unknown), so
     #: ``fit()`` can say so when a task's images differ
     image_shape: tuple[int, int, int] | None = None
@@ -88,9 +94,38 @@ class Method(nn.Module):
         raise NotImplementedError
 
     def update(self, batch: Batch, progress: float, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-        """One optimisation step (zero grad, loss, backward, step); returns the logs."""
+        """One training iteration; returns a dict of detached scalars to log.
+
+        The default is one step: zero grad, :meth:`compute_loss`, backward, ``optimizer.step()``.
+
+        **Multi-step contract** (MCD, RegDA, ... override this): an iteration made of several sub-steps calls
+        :meth:`substep` once per sub-step with the loss of that sub-step and the *roles* it updates. In each
+        sub-step only those roles' parameters receive a gradient; every other parameter's ``.grad`` is ``None``
+        (not zero), so SGD's momentum and weight decay and Adam's moments leave it exactly as it was, and an
+        optimizer wrapper (TransPar) sees which parameters a sub-step moves by ``p.grad is not None``.
+        ``optimizer`` holds one parameter group per role (:meth:`param_groups`), each tagged ``group['role']``.
+        """
         optimizer.zero_grad(set_to_none=True)
         loss, logs = self.compute_loss(batch, progress)
         loss.backward()
         optimizer.step()
         return logs
+
+    def role_params(self, *roles: str) -> list[nn.Parameter]:
+        """The trainable parameters of the named roles (in role order)."""
+        table = self.roles()
+        unknown = [r for r in roles if r not in table]
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no role(s) {unknown}; its roles are {list(table)}.")
+        return [p for r in roles for p in table[r] if p.requires_grad]
+
+    def substep(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, roles: tuple[str, ...]) -> None:
+        """One sub-step of a multi-step update: gradients of ``loss`` for the parameters of ``roles`` only
+        (``torch.autograd.grad``, so no other parameter accumulates anything), every other ``.grad`` set to
+        ``None``, then ``optimizer.step()``: only the parameters of ``roles`` move. See :meth:`update`."""
+        params = self.role_params(*roles)
+        optimizer.zero_grad(set_to_none=True)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        for p, g in zip(params, grads):
+            p.grad = g  # None for a parameter this loss does not reach: the optimizer skips it
+        optimizer.step()

@@ -1,0 +1,147 @@
+"""RegDA: regressive domain adaptation for keypoint detection (Jiang et al., CVPR 2021), and DD.
+
+Three networks: the feature generator ``psi`` (``features``, role ``feature``), the regressor ``f``
+(``classifier``, role ``task``) and the adversarial regressor ``f'`` (``adversary``, role ``adversarial``).
+One iteration is three sub-steps (section 4.4), each updating only its roles (the multi-step contract of
+:meth:`uda_nb.methods.Method.update`):
+
+1. eq. 12, roles ``feature, task, adversarial``, source batch:
+   ``L_T(f(psi(x_s)), y_s) + eta L_T(f'(psi(x_s)), J(f(psi(x_s))))``;
+2. eq. 13, role ``adversarial``, target batch: ``f'`` minimises ``eta L_F(f'(psi(x_t)), f(psi(x_t)))``, i.e. it
+   moves towards the *ground-false* map ``P_F`` (eq. 9-11; eq. 15 for one keypoint), which maximises its
+   disparity with ``f`` on the target;
+3. eq. 14, role ``feature``, same target batch: ``psi`` minimises ``eta L_T(f'(psi(x_t)), J(f(psi(x_t))))``,
+   pulling ``f'`` back onto ``f``'s predictions.
+
+``J`` is an argmax, so no gradient reaches ``f`` through it. Table 3's variants are the ``variant`` option:
+
+* ``"regda"`` (min L_F / min L_T, the paper's method),
+* ``"dd"`` (max L_T / min L_T: Disparity Discrepancy (Zhang et al. 2019) extended to keypoints with ``L_T``,
+  the paper's baseline; the minimax is written as two sub-steps, f' maximising and psi minimising the same
+  ``L_T``, which is what a gradient reversal layer between ``psi`` and ``f'`` computes in one pass, updated
+  alternately instead of simultaneously),
+* ``"lf_minimax"`` (min L_F / max L_F: the minimax played on ``L_F``).
+
+Protocol (section 5.2.2): ``psi`` comes from a source-only model trained with ``L_T`` (``RunSpec.init_from``),
+``f`` and ``f'`` start fresh (``init_modules=("features",)``; keeping the pretrained ``f`` is
+``init_modules=("features", "classifier")``). Optimiser: SGD with Nesterov momentum 0.9, the regressors at
+10x the generator's learning rate (``head_lr_mult=10``).
+
+Reference-code option: ``warm_start=True`` puts the Transfer-Learning-Library's warm-start gradient layer
+between ``psi`` and ``f'``: every gradient ``psi`` receives *through f'* (the eq. 12 adversarial term and all
+of eq. 14) is scaled by ``c(p) = 0.1 (2 / (1 + exp(-warm_gamma p)) - 1)``, rising from 0 to about 0.1 over
+training (the reference schedules it by iteration, 0 -> 0.1 with ``max_iters=1000``; here by progress ``p``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..losses.heatmaps import GroundFalseLoss, heatmap_argmax
+from .base import Batch
+from .keypoint import KeypointMethod
+
+VARIANTS = {"regda": ("min_lf", "min_lt"), "dd": ("max_lt", "min_lt"), "lf_minimax": ("min_lf", "max_lf")}
+
+
+class _ScaleGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, coeff):
+        ctx.coeff = coeff
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.coeff, None
+
+
+def scale_grad(x: torch.Tensor, coeff: float) -> torch.Tensor:
+    """Identity forward; gradient multiplied by ``coeff`` backward (the reference code's gradient layer)."""
+    return x if coeff == 1.0 else _ScaleGrad.apply(x, float(coeff))
+
+
+class RegDA(KeypointMethod):
+    """RegDA / DD for heatmap keypoint detection (module docstring: sub-steps, variants, options).
+
+    adversary: ``f'``, a head like ``f``; eta: trade-off (1 in the paper); variant: ``"regda"``, ``"dd"`` or
+    ``"lf_minimax"``; area: ``None`` for eq. 9-10's ground-false map (K >= 2) or the pixel box
+    ``(x0, x1, y0, y1)`` of eq. 15 (one keypoint; dSprites ``(16, 48, 16, 48)``); head_lr_mult: learning-rate
+    multiplier of ``f`` and ``f'``.
+    """
+
+    name = "regda"
+
+    def __init__(self, features: nn.Module, classifier: nn.Module, adversary: nn.Module, sigma: float,
+                 eta: float = 1.0, variant: str = "regda", area: tuple[float, float, float, float] | None = None,
+                 head_lr_mult: float = 10.0, warm_start: bool = False, warm_gamma: float = 10.0,
+                 source_loss: str = "kl"):
+        super().__init__(features, classifier, sigma, source_loss)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}.")
+        if not eta > 0:
+            raise ValueError(f"eta must be positive, got {eta}.")
+        if area is None and classifier.num_keypoints < 2:
+            raise ValueError("RegDA's ground-false map (eq. 9-10) sums the OTHER keypoints' Gaussians, and this task "
+                             "has one keypoint: pass area=(x0, x1, y0, y1), the pixel box where keypoints can lie "
+                             "(eq. 15; dSprites (16, 48, 16, 48), found in domain.meta['keypoint_area']).")
+        self.adversary = adversary
+        self.eta, self.variant = float(eta), variant
+        self.warm_start, self.warm_gamma = bool(warm_start), float(warm_gamma)
+        self.ground_false = GroundFalseLoss(self.stride, self.sigma, area)
+        self.lr_mult = {"task": float(head_lr_mult), "adversarial": float(head_lr_mult)}
+
+    def roles(self):
+        return {**super().roles(), "adversarial": list(self.adversary.parameters())}
+
+    def heads(self):
+        return {"task": self.classifier, "adversarial": self.adversary}
+
+    def grad_coeff(self, progress: float) -> float:
+        """The factor on gradients reaching ``psi`` through ``f'`` (1 unless ``warm_start``)."""
+        if not self.warm_start:
+            return 1.0
+        return 0.1 * (2.0 / (1.0 + math.exp(-self.warm_gamma * progress)) - 1.0)
+
+    def _disparity(self, kind: str, adv_logits: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+        """``L_T(f', J(f))`` or ``L_F(f', f)``, signed: ``max_*`` returns the negative (a loss to minimise)."""
+        loss = self.kl(adv_logits, pred) if kind.endswith("lt") else self.ground_false(adv_logits, pred)
+        return -loss if kind.startswith("max") else loss
+
+    def update(self, batch: Batch, progress: float, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+        if batch.x_t is None:
+            raise ValueError("RegDA needs target images in the batch (Batch.x_t).")
+        coeff = self.grad_coeff(progress)
+        adv_kind, gen_kind = VARIANTS[self.variant]
+
+        # Objective 1 (eq. 12): psi, f, f' on the source.
+        z_s = self.features(batch.x_s)
+        logits_s = self.classifier(z_s)
+        loss_sup = self.supervised_loss(logits_s, batch.y_s, batch.visible_s)
+        loss_src_adv = self.kl(self.adversary(scale_grad(z_s, coeff)), heatmap_argmax(logits_s, self.stride))
+        self.substep(optimizer, loss_sup + self.eta * loss_src_adv, ("feature", "task", "adversarial"))
+
+        # The target batch through the updated psi; f's predictions J(f) carry no gradient.
+        z_t = self.features(batch.x_t)
+        with torch.no_grad():
+            pred_t = heatmap_argmax(self.classifier(z_t), self.stride)
+
+        # Objective 2 (eq. 13): f' alone, psi's features detached.
+        adv_logits = self.adversary(z_t.detach())
+        loss_adv = self.eta * self._disparity(adv_kind, adv_logits, pred_t)
+        self.substep(optimizer, loss_adv, ("adversarial",))
+
+        # Objective 3 (eq. 14): psi alone, through the updated (fixed) f'.
+        adv_logits = self.adversary(scale_grad(z_t, coeff))
+        loss_gen = self.eta * self._disparity(gen_kind, adv_logits, pred_t)
+        self.substep(optimizer, loss_gen, ("feature",))
+
+        with torch.no_grad():
+            pred_adv = heatmap_argmax(adv_logits, self.stride)
+            disparity = (pred_adv - pred_t).norm(dim=-1).mean()
+        return {"loss": (loss_sup + self.eta * loss_src_adv).detach(), "loss_source": loss_sup.detach(),
+                "loss_source_adv": loss_src_adv.detach(), "loss_adversary": loss_adv.detach(),
+                "loss_generator": loss_gen.detach(), "disparity_px": disparity,
+                "grad_coeff": torch.tensor(coeff)}

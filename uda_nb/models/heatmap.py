@@ -1,0 +1,146 @@
+"""The heatmap keypoint detector of RegDA (Figure 2): a feature generator ``psi`` and heatmap heads ``f``, ``f'``.
+
+``psi`` is a Simple Baseline (Xiao et al. 2018): a strided convolutional trunk, then transposed convolutions
+that upsample back to the heatmap size. The paper uses an ImageNet-pretrained ResNet (18 on dSprites, 101 on
+hands) and heads of width 256; no pretrained weights exist offline, so the embedded tasks use a small trunk
+trained from scratch, sized from measured CPU speed (``benchmarks/RESULTS.md``, "Heatmap network sizing").
+:func:`resnet18_trunk` builds the paper's kind of trunk for real data, with local weights when you have them.
+
+Shapes: images ``(B, C, H, W)`` -> ``psi`` -> feature maps ``(B, D, h, w)`` -> head -> heatmap logits
+``(B, K, h, w)``, with ``h = H / stride``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .backbones import InputNorm
+
+#: trunk presets measured in benchmarks/bench_heatmap.py: (strided conv widths, upsampling width, head width)
+HEATMAP_SIZES = {
+    "tiny": {"widths": (16, 32, 48), "up_width": 32, "head_width": 32},
+    "small": {"widths": (24, 48, 64), "up_width": 48, "head_width": 48},
+    "medium": {"widths": (32, 64, 128), "up_width": 64, "head_width": 64},
+}
+
+
+def _conv_bn(cin: int, cout: int, stride: int = 1, kernel: int = 3) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class HeatmapTrunk(nn.Module):
+    """``psi``: input normalisation, ``len(widths)`` stages (a stride-2 conv then a stride-1 conv, each
+    Conv-BN-ReLU), then ``upsample`` transposed 4x4 stride-2 convolutions of ``up_width`` channels (Simple
+    Baseline's deconvolution head). Output stride ``2 ** (len(widths) - upsample)``.
+
+    ``(B, in_channels, H, W)`` -> ``(B, up_width, H / stride, W / stride)``.
+    """
+
+    def __init__(self, in_channels: int = 3, widths: tuple[int, ...] = (16, 32, 48), up_width: int = 32,
+                 upsample: int = 1, norm: str = "center"):
+        super().__init__()
+        if upsample >= len(widths):
+            raise ValueError(f"upsample={upsample} must be smaller than the number of strided stages {len(widths)}.")
+        layers: list[nn.Module] = [InputNorm(norm)]
+        cin = in_channels
+        for i, w in enumerate(widths):
+            layers += _conv_bn(cin, w, stride=2, kernel=5 if i == 0 else 3) + _conv_bn(w, w)
+            cin = w
+        for _ in range(upsample):
+            layers += [nn.ConvTranspose2d(cin, up_width, 4, 2, 1, bias=False), nn.BatchNorm2d(up_width),
+                       nn.ReLU(inplace=True)]
+            cin = up_width
+        self.body = nn.Sequential(*layers)
+        self.in_channels = in_channels
+        self.out_channels = cin
+        self.stride = 2 ** (len(widths) - upsample)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"HeatmapTrunk expects (N, {self.in_channels}, H, W) images, got {tuple(x.shape)}.")
+        return self.body(x)
+
+
+class HeatmapHead(nn.Module):
+    """A regressor ``f`` (or ``f'``): Conv3x3-BN-ReLU-Conv1x1 -> ``K`` heatmap logits (RegDA section 5.2.2,
+    "2-layer convolution neural networks with width 256"; ``width`` here as measured).
+
+    ``(B, D, h, w)`` -> ``(B, K, h, w)``. ``num_keypoints`` is exposed as ``num_classes`` too, so shape checks
+    shared with classification read one name.
+    """
+
+    def __init__(self, in_channels: int, num_keypoints: int, width: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(*_conv_bn(in_channels, width), nn.Conv2d(width, num_keypoints, 1))
+        self.num_keypoints = self.num_classes = num_keypoints
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features)
+
+
+class ResNetTrunk(nn.Module):
+    """``psi`` from a torchvision ResNet-18 (the paper's dSprites backbone): the ImageNet stem and four stages
+    (stride 32), then three 4x4 stride-2 transposed convolutions of width ``up_width`` (Simple Baseline), so the
+    output stride is 4. ``weights``: a local ``resnet18`` state-dict file (nothing is downloaded); ``None``:
+    random initialisation. ``(B, 3, H, W)`` -> ``(B, up_width, H / 4, W / 4)``.
+    """
+
+    def __init__(self, in_channels: int = 3, up_width: int = 256, weights: str | Path | None = None,
+                 norm: str = "center"):
+        super().__init__()
+        from torchvision.models import resnet18
+
+        net = resnet18(weights=None)
+        if weights is not None:
+            path = Path(weights).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"ResNet-18 weights {str(path)!r} not found: pass the path of a local "
+                                        "resnet18 state dict (e.g. torchvision's resnet18-f37072fd.pth), or "
+                                        "weights=None for random initialisation.")
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        if in_channels != 3:
+            net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        ups: list[nn.Module] = []
+        cin = 512
+        for _ in range(3):
+            ups += [nn.ConvTranspose2d(cin, up_width, 4, 2, 1, bias=False), nn.BatchNorm2d(up_width),
+                    nn.ReLU(inplace=True)]
+            cin = up_width
+        self.norm = InputNorm(norm)
+        self.body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3,
+                                  net.layer4, *ups)
+        self.in_channels, self.out_channels, self.stride = in_channels, up_width, 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.norm(x))
+
+
+def heatmap_trunk(backbone: str, in_channels: int, image_size: tuple[int, int], norm: str = "center",
+                  weights: str | Path | None = None) -> nn.Module:
+    """``psi`` by name: ``heatmap-tiny`` / ``heatmap-small`` / ``heatmap-medium`` (:data:`HEATMAP_SIZES`, trained
+    from scratch) or ``resnet18`` (:class:`ResNetTrunk`). The image sides must be multiples of the stride."""
+    if backbone == "resnet18":
+        trunk = ResNetTrunk(in_channels, weights=weights, norm=norm)
+    else:
+        size = backbone.removeprefix("heatmap-")
+        if size not in HEATMAP_SIZES:
+            raise ValueError(f"Unknown heatmap backbone {backbone!r}: choose one of "
+                             f"{[f'heatmap-{s}' for s in HEATMAP_SIZES] + ['resnet18']}.")
+        preset = HEATMAP_SIZES[size]
+        trunk = HeatmapTrunk(in_channels, preset["widths"], preset["up_width"], norm=norm)
+    h, w = image_size
+    need = 32 if backbone == "resnet18" else 2 ** len(HEATMAP_SIZES.get(backbone.removeprefix("heatmap-"),
+                                                                         {"widths": (0,) * 3})["widths"])
+    if h % need or w % need:
+        raise ValueError(f"The {backbone} keypoint network needs image sides that are multiples of {need}, got "
+                         f"{h}x{w}: resize the images (torch.nn.functional.interpolate) and scale the keypoints "
+                         "by the same factor.")
+    return trunk
+
+
+def head_width(backbone: str) -> int:
+    """The head width that goes with a trunk preset (256 for ResNet, as in the paper)."""
+    return 256 if backbone == "resnet18" else HEATMAP_SIZES[backbone.removeprefix("heatmap-")]["head_width"]
