@@ -38,10 +38,19 @@ RUNS_VERSION = 2  # 2: result.json records the history's column order
 class RunSpec:
     """Everything that defines a training run but its seed.
 
-    method: ``source_only``, ``oracle`` (source-only on the labeled target: the upper bound) or ``dann``.
-    model: options of :func:`uda_nb.methods.create` for the network (``norm``, ``batch_norm``, ...);
-    options: the method's own options (``gamma``, ``lambda_max``, ...). adist_samples / snapshot_samples:
-    per-domain sample sizes for the A-distance curve and the feature snapshots (0 = off).
+    method: ``source_only``, ``oracle`` (source-only on the labeled target: the upper bound), ``dann``
+    (classification), ``dd``, ``regda`` (keypoints). source / target: embedded domain names (the task kind
+    follows from them). model: options of :func:`uda_nb.methods.create` for the network (``norm``,
+    ``batch_norm``, ...); options: the method's own options (``gamma``, ``lambda_max``, ``variant``, ...).
+    adist_samples / snapshot_samples: per-domain sample sizes for the A-distance curve and the feature
+    snapshots (0 = off).
+
+    backbone: the network (``None``: the task kind's default, ``digits`` or ``heatmap-tiny``); optimizer:
+    ``sgd``, ``nesterov`` or ``adam`` (:func:`uda_nb.train.make_optimizer`). init_from: another spec whose
+    trained weights (same seed, from the run cache, trained first if missing) initialise this run's modules
+    named in ``init_modules`` (module attributes: ``features`` is psi / the feature extractor, ``classifier``
+    the task head); its cache key is part of this run's key. Pretrain-then-adapt: RegDA and DD start from one
+    source-only run per seed instead of training it again.
     """
 
     method: str
@@ -60,6 +69,10 @@ class RunSpec:
     adist_samples: int = 0
     snapshot_samples: int = 0
     data_seed: int = 0
+    backbone: str | None = None
+    optimizer: str = "sgd"
+    init_from: "RunSpec | None" = None
+    init_modules: tuple[str, ...] = ("features",)
 
     def __post_init__(self):
         # Checks only: a valid spec is stored (and hashed into its cache key) exactly as given.
@@ -75,6 +88,19 @@ class RunSpec:
         if not isinstance(self.model, dict) or not isinstance(self.options, dict):
             raise TypeError("RunSpec: model and options must be dicts (model={'norm': 'center'}, "
                             "options={'gamma': 10.0}).")
+        from .train import OPTIMIZERS
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"RunSpec: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+        if self.init_from is not None:
+            if not isinstance(self.init_from, RunSpec):
+                raise TypeError(f"RunSpec: init_from must be a RunSpec (the pretraining run), got "
+                                f"{type(self.init_from).__name__}.")
+            if self.method == "oracle" or self.init_from.method == "oracle":
+                raise ValueError("RunSpec: init_from cannot involve the oracle (it trains on target labels): "
+                                 "pretrain with method='source_only'.")
+            if isinstance(self.init_modules, str) or not self.init_modules:
+                raise ValueError(f"RunSpec: init_modules must be a non-empty tuple of module names such as "
+                                 f"('features',), got {self.init_modules!r}.")
 
     @classmethod
     def from_budget(cls, method: str, budget: Budget, **overrides) -> "RunSpec":
@@ -111,7 +137,21 @@ def build_task(spec: RunSpec, device=None) -> Task:
 
 def build_method(spec: RunSpec, task: Task) -> methods.Method:
     name = "source_only" if spec.method == "oracle" else spec.method
-    return methods.create(name, task.num_classes, task.image_shape, **spec.model, **spec.options)
+    return methods.for_task(name, task, backbone=spec.backbone, **spec.model, **spec.options)
+
+
+# Fields added after RUNS_VERSION 2 enter the cache key only when set, so the runs cached before they existed
+# (every DANN report run) keep their keys.
+_LATER_FIELDS = {"backbone": None, "optimizer": "sgd", "init_from": None, "init_modules": ("features",)}
+
+
+def _spec_key(spec: RunSpec) -> dict:
+    out = asdict(spec)
+    for name, default in _LATER_FIELDS.items():
+        if getattr(spec, name) == default:
+            out.pop(name)
+    out.pop("init_from", None)  # replaced by the pretraining run's own key (run_key)
+    return out
 
 
 def task_fingerprint(task: Task) -> str:
@@ -137,8 +177,10 @@ def data_versions(spec: RunSpec) -> dict[str, int]:
 def run_key(spec: RunSpec, seed: int, device: torch.device, task: Task | None = None) -> str:
     """The cache folder name of a run: the spec, the seed, the device type, the generator versions of its
     embedded domains and (for a task passed in by the caller) the task's data fingerprint."""
-    key = {"spec": asdict(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION,
+    key = {"spec": _spec_key(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION,
            "data": data_versions(spec)}
+    if spec.init_from is not None:
+        key["init_from"] = run_key(spec.init_from, seed, device, task)
     if task is not None:
         key["task"] = task_fingerprint(task)
     return config_key(key)
@@ -158,9 +200,15 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
         loaded = _load(folder, spec, seed, task)
         if loaded is not None:
             return loaded
+    init = None
+    if spec.init_from is not None:  # the pretrained run first (cached), so its weights are ready
+        init = run(spec.init_from, seed, cache=cache, device=device, progress=progress,
+                   task=task if task is not None else None)
     task = task if task is not None else build_task(spec, device)
     seed_everything(seed)  # model initialisation and dropout
     method = build_method(spec, task)
+    if init is not None:
+        load_modules(method, init.method, spec.init_modules)
     callbacks = []
     if spec.adist_samples:
         callbacks.append(ADistanceLogger(spec.adist_samples, seed=seed))
@@ -168,7 +216,8 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     if snaps is not None:
         callbacks.append(snaps)
     result: FitResult = fit(method, task, spec.steps, spec.batch_size, lr=spec.lr, momentum=spec.momentum,
-                            weight_decay=spec.weight_decay, schedule=spec.schedule, eval_every=spec.eval_every,
+                            weight_decay=spec.weight_decay, schedule=spec.schedule, optimizer=spec.optimizer,
+                            eval_every=spec.eval_every,
                             eval_samples=spec.eval_samples, seed=seed, device=device, callbacks=tuple(callbacks),
                             progress=progress, desc=f"{spec.method} seed {seed}")
     extras = {}
@@ -180,6 +229,24 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     if cache:
         _save(folder, out)
     return out
+
+
+def load_modules(method: methods.Method, source: methods.Method, modules: tuple[str, ...]) -> None:
+    """Copy the weights and buffers (BatchNorm statistics included) of the named modules of ``source`` into
+    ``method``; shapes must match (same backbone)."""
+    state = source.state_dict()
+    for name in modules:
+        if not isinstance(getattr(method, name, None), torch.nn.Module) or not isinstance(getattr(source, name, None),
+                                                                                      torch.nn.Module):
+            raise ValueError(f"init_modules names {name!r}, which is not a module of both {type(source).__name__} "
+                             f"and {type(method).__name__} (their modules: "
+                             f"{sorted(n for n, _ in method.named_children())}).")
+        part = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
+        try:
+            getattr(method, name).load_state_dict(part)
+        except RuntimeError as exc:
+            raise ValueError(f"Cannot initialise {name!r} from the pretrained run: the networks differ "
+                             f"(same backbone and model options needed). {exc}") from None
 
 
 def _check_run_args(spec: RunSpec, seed: int, task: Task | None) -> None:

@@ -123,6 +123,11 @@ class KeypointDomain(ImageSet):
         return len(self.keypoint_names)
 
     @property
+    def num_classes(self) -> int:
+        """``K``, the number of keypoints: what a model's output count is checked against (``Task.num_classes``)."""
+        return len(self.keypoint_names)
+
+    @property
     def class_names(self) -> tuple[str, ...]:
         """The keypoint names: what two domains must agree on to form a task (see ``check_compatible``)."""
         return self.keypoint_names

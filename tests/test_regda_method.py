@@ -1,0 +1,207 @@
+"""RegDA / DD as methods: gradient routing of the three sub-steps, label leaks, determinism, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from uda_nb import methods
+from uda_nb.data import KeypointDomain, Task
+from uda_nb.losses import heatmap_argmax
+from uda_nb.methods import Batch
+from uda_nb.train import fit, make_optimizer
+
+NAMES = ("a", "b", "c")
+
+
+def toy_keypoints(name: str, n: int = 48, seed: int = 0, shift: float = 0.0, labeled: bool = True,
+                  k: int = 3, size: int = 32) -> KeypointDomain:
+    """Dark images with a bright 3x3 dot at each keypoint (learnable), plus a brightness ``shift``."""
+    g = torch.Generator().manual_seed(seed)
+    kp = torch.randint(4, size - 4, (n, k, 2), generator=g).float() + 0.5
+    images = torch.rand(n, 3, size, size, generator=g) * 0.2 + shift
+    for i in range(n):
+        for j in range(k):
+            x, y = int(kp[i, j, 0]), int(kp[i, j, 1])
+            images[i, j % 3, y - 1:y + 2, x - 1:x + 2] = 1.0
+    vis = torch.ones(n, k, dtype=torch.bool)
+    d = KeypointDomain(name, "train", images.clamp(0, 1), kp, vis, NAMES[:k])
+    return d if labeled else d.unlabeled()
+
+
+def toy_task(k: int = 3, seed: int = 0) -> Task:
+    return Task(source=toy_keypoints("src", k=k, seed=seed), target=toy_keypoints("tgt", k=k, seed=seed + 1,
+                                                                                   shift=0.3).unlabeled(),
+                source_test=toy_keypoints("src", 32, seed + 2, k=k),
+                target_test=toy_keypoints("tgt", 32, seed + 3, shift=0.3, k=k))
+
+
+def _batch(task: Task, n: int = 8) -> Batch:
+    return Batch(task.source.images[:n], task.source.keypoints[:n], task.target.images[:n], task.source.visible[:n])
+
+
+class Recorder:
+    """Wraps an optimizer's step: for each sub-step, which roles had gradients, which moved, and whether the
+    momentum buffers of the other roles stayed as they were."""
+
+    def __init__(self, method, optimizer):
+        self.method, self.optimizer, self.calls = method, optimizer, []
+        self._step = optimizer.step
+        optimizer.step = self.step
+
+    def step(self, *a, **kw):
+        roles = self.method.roles()
+        with_grad = {r for r, ps in roles.items() if any(p.grad is not None for p in ps)}
+        zero_grad = {r for r, ps in roles.items() if any(p.grad is not None and not p.grad.any() for p in ps)}
+        before = {r: [p.detach().clone() for p in ps] for r, ps in roles.items()}
+        bufs = {r: [self.optimizer.state.get(p, {}).get("momentum_buffer") for p in ps] for r, ps in roles.items()}
+        bufs = {r: [None if b is None else b.clone() for b in bs] for r, bs in bufs.items()}
+        out = self._step(*a, **kw)
+        moved = {r for r, ps in roles.items() if any(not torch.equal(p, q) for p, q in zip(ps, before[r]))}
+        buf_changed = set()
+        for r, ps in roles.items():
+            for p, b in zip(ps, bufs[r]):
+                now = self.optimizer.state.get(p, {}).get("momentum_buffer")
+                if (b is None) != (now is None) or (b is not None and not torch.equal(b, now)):
+                    buf_changed.add(r)
+        self.calls.append({"grad": with_grad, "zero": zero_grad, "moved": moved, "buffers": buf_changed})
+        return out
+
+
+@pytest.mark.parametrize("variant", ["regda", "dd", "lf_minimax"])
+def test_each_substep_updates_only_its_roles(variant):
+    task = toy_task()
+    m = methods.for_task("regda", task, variant=variant, seed=0)
+    opt = make_optimizer(m, 0.01, kind="nesterov")
+    rec = Recorder(m, opt)
+    for _ in range(2):  # the second iteration has momentum buffers everywhere: they must stay put too
+        m.update(_batch(task), 0.5, opt)
+    expected = [{"feature", "task", "adversarial"}, {"adversarial"}, {"feature"}] * 2
+    assert [c["grad"] for c in rec.calls] == expected  # other roles' gradients are None, not zero
+    assert [c["moved"] for c in rec.calls] == expected
+    assert [c["buffers"] for c in rec.calls] == expected
+    assert all(not c["zero"] for c in rec.calls)
+
+
+def test_f_gets_only_the_supervised_gradient_never_one_through_J():
+    """In objective 1, f's gradient is exactly that of L_T(f(psi(x_s)), y_s): the eta term reaches f only through
+    J(f), an argmax, so it adds nothing; f' and psi do get the eta term."""
+    task = toy_task()
+    batch = _batch(task)
+    grads = {}
+    for eta in (1.0, 50.0):
+        m = methods.for_task("regda", task, eta=eta, seed=0)
+        opt = make_optimizer(m, 0.01, kind="nesterov")
+        captured = []
+        orig = opt.step
+        opt.step = lambda: (captured.append({r: [p.grad.clone() if p.grad is not None else None for p in ps]
+                                             for r, ps in m.roles().items()}), orig())
+        m.update(batch, 0.1, opt)
+        grads[eta] = captured[0]
+    ref = methods.for_task("regda", task, seed=0)
+    sup = ref.supervised_loss(ref(batch.x_s), batch.y_s, batch.visible_s)
+    by_hand = torch.autograd.grad(sup, list(ref.classifier.parameters()))
+    for g1, g50, h in zip(grads[1.0]["task"], grads[50.0]["task"], by_hand):
+        assert torch.allclose(g1, h, atol=1e-6) and torch.allclose(g50, h, atol=1e-6)
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[1.0]["adversarial"], grads[50.0]["adversarial"]))
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[1.0]["feature"], grads[50.0]["feature"]))
+
+
+def test_objective_two_moves_the_adversary_towards_the_ground_false_map():
+    task = toy_task()
+    m = methods.for_task("regda", task, seed=0)
+    x_t = task.target.images[:16]
+    with torch.no_grad():
+        z = m.features(x_t)
+        pred = heatmap_argmax(m.classifier(z), m.stride)
+        before = float(m.ground_false(m.adversary(z), pred))
+    opt = torch.optim.SGD(m.adversary.parameters(), lr=0.05)
+    for _ in range(20):
+        opt.zero_grad()
+        m.ground_false(m.adversary(z), pred).backward()
+        opt.step()
+    with torch.no_grad():
+        after = float(m.ground_false(m.adversary(z), pred))
+    assert after < before
+
+
+def test_target_keypoints_never_reach_training():
+    """The target's training view has no keypoints; permuting the target test keypoints (the only target labels a
+    task holds) leaves RegDA's trained weights identical."""
+    task = toy_task()
+    perm = torch.randperm(32, generator=torch.Generator().manual_seed(1))
+    tt = task.target_test
+    permuted = dataclasses.replace(task, target_test=dataclasses.replace(tt, keypoints=tt.keypoints[perm]))
+    assert task.target.keypoints is None and task.target.visible is None
+    states = []
+    for t in (task, permuted):
+        m = methods.for_task("regda", t, seed=0)
+        states.append(fit(m, t, 6, 8, lr=0.01, optimizer="nesterov", seed=0, progress=False, device="cpu",
+                          eval_every=3).method.state_dict())
+    for k in states[0]:
+        assert torch.equal(states[0][k], states[1][k]), k
+
+
+def test_same_seed_same_weights_and_history():
+    def go(seed):
+        t = toy_task()
+        return fit(methods.for_task("regda", t, seed=seed), t, 6, 8, lr=0.01, optimizer="nesterov", seed=seed,
+                   progress=False, device="cpu", eval_every=3)
+    a, b, c = go(0), go(0), go(1)
+    assert a.final == b.final
+    assert a.history.drop(columns="seconds").equals(b.history.drop(columns="seconds"))
+    assert all(torch.equal(v, b.method.state_dict()[k]) for k, v in a.method.state_dict().items())
+    assert any(not torch.equal(v, c.method.state_dict()[k]) for k, v in a.method.state_dict().items())
+    for col in ("loss_source", "loss_adversary", "loss_generator", "disparity_px", "source_pck", "target_pck"):
+        assert col in a.history
+
+
+def test_keypoint_history_and_final_are_named_by_metric():
+    t = toy_task()
+    res = fit(methods.for_task("source_only", t, seed=0), t, 4, 8, lr=1e-3, optimizer="adam", progress=False,
+              device="cpu", eval_every=2, eval_samples=None)
+    assert set(res.final) == {"source_pck", "target_pck"}
+    assert "target_acc" not in res.history and "target_pck" in res.history
+    mae_task = dataclasses.replace(t, target_test=dataclasses.replace(
+        t.target_test, meta={"metrics": ("mae",), "position_range": (4.5, 27.5)}))
+    res = fit(methods.for_task("source_only", mae_task, seed=0), mae_task, 4, 8, lr=1e-3, optimizer="adam",
+              progress=False, device="cpu", eval_every=2)
+    assert "target_mae" in res.final and "target_pck" not in res.final and "source_pck" in res.final
+
+
+def test_one_keypoint_needs_the_middle_area():
+    t = toy_task(k=1)
+    with pytest.raises(ValueError, match="pass area="):
+        methods.for_task("regda", t)
+    m = methods.for_task("regda", t, area=(4, 28, 4, 28), seed=0)
+    fit(m, t, 2, 8, lr=0.01, progress=False, device="cpu")
+
+
+def test_keypoint_tasks_and_classification_methods_do_not_mix():
+    t = toy_task()
+    with pytest.raises(ValueError, match="'dann' is a classification method.*keypoints task"):
+        methods.for_task("dann", t)
+    with pytest.raises(ValueError, match="'regda' is a keypoints method"):
+        methods.create("regda", 10, (3, 32, 32))
+    digits = methods.create("source_only", 10, (3, 32, 32))
+    with pytest.raises(ValueError, match="classification method but task .* is a keypoints task"):
+        fit(digits, t, 2, 8, progress=False)
+    wrong_k = methods.create("source_only", 5, t.image_shape, kind="keypoints")
+    with pytest.raises(ValueError, match="predicts 5 keypoints but task .* has 3"):
+        fit(wrong_k, t, 2, 8, progress=False)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        methods.create("source_only", 3, (3, 30, 30), kind="keypoints")
+
+
+def test_bad_keypoint_input_gives_clear_errors():
+    d = toy_keypoints("x")
+    with pytest.raises(ValueError, match=r"keypoints of shape \(48, 2, 2\); expected \(48, 3, 2\)"):
+        KeypointDomain("x", "train", d.images, d.keypoints[:, :2], d.visible[:, :2], NAMES)
+    with pytest.raises(ValueError, match="give keypoints and visible together"):
+        KeypointDomain("x", "train", d.images, d.keypoints, None, NAMES)
+    with pytest.raises(ValueError, match=r"visible has shape \(48,\); expected \(48, 3\)"):
+        KeypointDomain("x", "train", d.images, d.keypoints, d.visible[:, 0], NAMES)
+    with pytest.warns(UserWarning, match="outside the 32x32 image"):
+        KeypointDomain("x", "train", d.images, d.keypoints + 40, d.visible, NAMES)
