@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 # NB: notebook names (01_dann, 01_dann.ipynb or notebooks/01_dann.ipynb; several separated by spaces)
 NB ?=
-REPORT_NOTEBOOKS := $(if $(strip $(NB)),$(foreach n,$(NB),notebooks/$(basename $(notdir $(n))).ipynb),$(NOTEBOOKS))
+# (names are resolved by uda_nb.reports, which also looks in notebooks/ablations/; with no NB it runs every notebook,
+# the main ones first: the ablations reuse their cached runs)
+REPORT_NOTEBOOKS := $(if $(strip $(NB)),$(NB),)
 
 .PHONY: venv test unit reports html lab clean-cache bench strip
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from uda_nb.data import Domain, Task
+from uda_nb.data import Domain, KeypointDomain, Task
 
 
 def toy_domain(name: str, n: int = 64, seed: int = 0, shift: float = 0.0, labeled: bool = True,
@@ -24,6 +24,31 @@ def toy_task(n: int = 64, seed: int = 0) -> Task:
     tgt = toy_domain("toy_tgt", n, seed + 1, shift=0.4)
     return Task(source=src, target=tgt.unlabeled(), source_test=toy_domain("toy_src", n, seed + 2),
                 target_test=toy_domain("toy_tgt", n, seed + 3, shift=0.4))
+
+
+KEYPOINT_NAMES = ("a", "b", "c")
+
+
+def toy_keypoints(name: str, n: int = 48, seed: int = 0, shift: float = 0.0, labeled: bool = True,
+                  k: int = 3, size: int = 32) -> KeypointDomain:
+    """Dark images with a bright 3x3 dot at each keypoint (learnable), plus a brightness ``shift``."""
+    g = torch.Generator().manual_seed(seed)
+    kp = torch.randint(4, size - 4, (n, k, 2), generator=g).float() + 0.5
+    images = torch.rand(n, 3, size, size, generator=g) * 0.2 + shift
+    for i in range(n):
+        for j in range(k):
+            x, y = int(kp[i, j, 0]), int(kp[i, j, 1])
+            images[i, j % 3, y - 1:y + 2, x - 1:x + 2] = 1.0
+    vis = torch.ones(n, k, dtype=torch.bool)
+    d = KeypointDomain(name, "train", images.clamp(0, 1), kp, vis, KEYPOINT_NAMES[:k])
+    return d if labeled else d.unlabeled()
+
+
+def toy_keypoint_task(k: int = 3, seed: int = 0) -> Task:
+    return Task(source=toy_keypoints("src", k=k, seed=seed), target=toy_keypoints("tgt", k=k, seed=seed + 1,
+                                                                                   shift=0.3).unlabeled(),
+                source_test=toy_keypoints("src", 32, seed + 2, k=k),
+                target_test=toy_keypoints("tgt", 32, seed + 3, shift=0.3, k=k))
 
 
 @pytest.fixture

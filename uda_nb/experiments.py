@@ -89,6 +89,10 @@ class RunSpec:
             raise TypeError("RunSpec: model and options must be dicts (model={'norm': 'center'}, "
                             "options={'gamma': 10.0}).")
         from .train import OPTIMIZERS
+        known = sorted({b for kind in methods.BACKBONES.values() for b in kind})
+        if self.backbone is not None and self.backbone not in known:
+            raise ValueError(f"RunSpec: unknown backbone {self.backbone!r}: choose one of {known} (or None for the "
+                             "task's default).")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"RunSpec: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
         if self.init_from is not None:
@@ -202,8 +206,7 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
             return loaded
     init = None
     if spec.init_from is not None:  # the pretrained run first (cached), so its weights are ready
-        init = run(spec.init_from, seed, cache=cache, device=device, progress=progress,
-                   task=task if task is not None else None)
+        init = run(spec.init_from, seed, cache=cache, device=device, progress=progress, task=task)
     task = task if task is not None else build_task(spec, device)
     seed_everything(seed)  # model initialisation and dropout
     method = build_method(spec, task)

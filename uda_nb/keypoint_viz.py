@@ -161,4 +161,88 @@ def keypoint_density(ax, keypoints, size: int = 64, bins: int = 32, title: str |
     return ax
 
 
-__all__ = ["draw_keypoints", "keypoint_grid", "keypoint_density"]
+def prediction_grid(domain, indices: Sequence[int], predictions: dict[str, torch.Tensor], *,
+                    scores: dict[str, str] | None = None, figsize_scale: float = 1.35):
+    """The same images in every row: the truth first, then each model's predicted skeleton.
+
+    ``domain``: a labeled keypoint domain (the truth row uses its keypoints and visibility); ``indices``: the
+    images (columns); ``predictions``: ``{row label: (N, K, 2)}`` pixel predictions for the whole domain (rows in
+    order). Predicted keypoints are all drawn as visible (a model predicts every keypoint); a keypoint hidden in
+    the truth keeps its ring in the truth row only. ``scores``: text added to a row's label (e.g. its PCK).
+    Returns the figure.
+    """
+    rows = {"truth": (domain.keypoints, domain.visible), **{k: (v, None) for k, v in predictions.items()}}
+    colors = (domain.meta or {}).get("skeleton_colors")
+    fig, axes = plt.subplots(len(rows), len(indices), squeeze=False,
+                             figsize=(len(indices) * figsize_scale, len(rows) * figsize_scale * 1.05))
+    for r, (label, (kp, vis)) in enumerate(rows.items()):
+        for c, i in enumerate(indices):
+            draw_keypoints(axes[r][c], domain.images[int(i)], kp[int(i)], None if vis is None else vis[int(i)],
+                           skeleton=domain.skeleton, colors=colors)
+        text = label if not scores or label not in scores else f"{label}\n{scores[label]}"
+        axes[r][0].text(-0.08, 0.5, text, transform=axes[r][0].transAxes, ha="right", va="center")
+    fig.subplots_adjust(left=0.16, right=0.99, top=0.99, bottom=0.01, wspace=0.04, hspace=0.05)
+    return fig
+
+
+def _overlay(ax, image, heat, title: str, cmap: str = "viridis"):
+    img = _numpy(image).transpose(1, 2, 0)
+    h, w = img.shape[:2]
+    ax.imshow(np.clip(img, 0, 1), extent=(0, w, h, 0))
+    im = ax.imshow(_numpy(heat), extent=(0, w, h, 0), cmap=cmap, alpha=0.7, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize="small")
+    return im
+
+
+def regda_maps(image, truth, visible, logits_f, pseudo, ground_false, keypoint: int, names: Sequence[str],
+               skeleton=(), colors=None):
+    """RegDA's maps for one image and one keypoint ``k``, drawn over the image (four panels):
+
+    the truth; ``sigma(f)_k``, the regressor's spatial softmax (eq. 7); ``P_T(J(f))_k``, the pseudo-label that
+    psi pulls f' towards (eq. 6, 14); ``P_F(J(f))_k``, the ground-false map f' is pulled to (eq. 9-11): mass on
+    the *other* keypoints' predicted positions. Maps are ``(h, w)`` probabilities (each sums to 1). Returns the
+    figure.
+    """
+    fig, axes = plt.subplots(1, 4, figsize=(11, 3.2))
+    draw_keypoints(axes[0], image, truth, visible, skeleton=skeleton, colors=colors,
+                   title=f"truth (keypoint {names[keypoint]!r} circled)")
+    kx, ky = _numpy(truth)[keypoint]
+    axes[0].add_patch(plt.Circle((kx, ky), 3.5, fill=False, ec="white", lw=2))
+    panels = [(logits_f, f"σ(f)  for {names[keypoint]}"), (pseudo, "P_T(J(f)): pseudo-label (eq. 6)"),
+              (ground_false, "P_F(J(f)): ground false (eq. 10)")]
+    for ax, (heat, title) in zip(axes[1:], panels):
+        im = _overlay(ax, image, heat, title)
+    fig.colorbar(im, ax=list(axes[1:]), label="probability per heatmap cell", fraction=0.02, pad=0.02)
+    return fig
+
+
+def wrong_prediction_distances(ax, distances: dict[str, np.ndarray], threshold: float, bins: int = 24,
+                               max_px: float = 40.0):
+    """Where wrong predictions land: for every wrong visible keypoint prediction, its distance (pixels) to the
+    nearest *other* true keypoint of the image (RegDA section 4.2: mistakes land on other keypoints). One
+    step histogram per model, as the share of that model's wrong predictions; the dashed line is the PCK
+    threshold (a wrong prediction left of it sits on another keypoint). Returns ``ax``."""
+    edges = np.linspace(0, max_px, bins + 1)
+    for label, d in distances.items():
+        d = np.asarray(d, dtype=float)
+        d = d[np.isfinite(d)]
+        if not len(d):
+            continue
+        near = float((d < threshold).mean())
+        weights = np.full(len(d), 100.0 / len(d))
+        ax.hist(np.clip(d, 0, max_px), bins=edges, weights=weights, histtype="step", lw=2,
+                label=f"{label}: {len(d)} wrong, {100 * near:.0f} % within {threshold:g} px of another keypoint")
+    ax.axvline(threshold, color="0.3", ls="--", lw=1.2)
+    ax.set_xlabel("distance from a wrong prediction to the nearest other true keypoint (pixels; last bin: ≥ "
+                  f"{max_px:g})")
+    ax.set_ylabel("% of the model's wrong predictions")
+    ax.set_xlim(0, max_px)
+    ax.legend(loc="upper right", framealpha=0.9)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+__all__ = ["draw_keypoints", "keypoint_grid", "keypoint_density", "prediction_grid", "regda_maps",
+           "wrong_prediction_distances"]

@@ -238,11 +238,12 @@ def keypoint_scores(pred: torch.Tensor, domain) -> dict[str, float]:
     return out
 
 
-def evaluate(method: nn.Module, domain, batch_size: int = 500) -> dict[str, float]:
+def evaluate(method: nn.Module, domain, batch_size: int = 500, head: str = "task") -> dict[str, float]:
     """The task metrics of ``method`` on a labeled domain: ``{"acc": ...}`` for a classification domain, the
-    domain's keypoint metrics (``pck`` and per-group ``pck_<group>``, or ``mae``) for a keypoint domain."""
+    domain's keypoint metrics (``pck`` and per-group ``pck_<group>``, or ``mae``) for a keypoint domain.
+    ``head``: which regressor of a keypoint method predicts (``"adversarial"``: RegDA's f')."""
     if not domain.has_labels:
         raise ValueError(f"evaluate() needs labels, but {domain!r} is an unlabeled view.")
     if getattr(method, "task_kind", "classification") == "keypoints":
-        return keypoint_scores(predict_keypoints(method, domain.images, batch_size), domain)
+        return keypoint_scores(predict_keypoints(method, domain.images, batch_size, head=head), domain)
     return {"acc": accuracy(method, domain, batch_size)}

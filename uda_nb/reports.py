@@ -268,7 +268,17 @@ def _resolve(arg: str, html_only: bool, out_dir: Path) -> Path:
     if html_only:
         return out_dir / name
     path = Path(arg)
-    return path if path.suffix == ".ipynb" and path.exists() else NOTEBOOKS_DIR / name
+    if path.suffix == ".ipynb" and path.exists():
+        return path
+    found = sorted(NOTEBOOKS_DIR.rglob(name))  # notebooks/ and notebooks/ablations/
+    return found[0] if found else NOTEBOOKS_DIR / name
+
+
+def all_notebooks() -> list[Path]:
+    """Every notebook source: ``notebooks/*.ipynb``, then ``notebooks/ablations/*.ipynb`` (which reuse the main
+    notebooks' cached runs, so they run after them)."""
+    return [p for pattern in ("*.ipynb", "ablations/*.ipynb") for p in sorted(NOTEBOOKS_DIR.glob(pattern))
+            if not p.name.startswith(".")]
 
 
 def _export(executed: Path) -> int:
@@ -291,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.html_only:
         notebooks = sorted(p for p in out_dir.glob("*.ipynb") if not p.name.startswith("."))
     else:
-        notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("*.ipynb") if not p.name.startswith("."))
+        notebooks = all_notebooks()
     missing = [str(p) for p in notebooks if not p.exists()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}"

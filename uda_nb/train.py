@@ -149,6 +149,9 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
             _check_finite(row, method, step + 1, lr, task)
             row.update(_prefixed("source", evaluate(method, eval_src)))
             row.update(_prefixed("target", evaluate(method, eval_tgt)))  # logging only: never chooses anything
+            if "adversarial" in getattr(method, "heads", dict)():  # RegDA's f' too (its Figure 9)
+                adv = evaluate(method, eval_tgt, head="adversarial")
+                row.update({f"target_{m}_adversary": adv[m] for m in task.metrics})
             for cb in callbacks:
                 row.update(cb(step + 1, method, task))
             row["seconds"] = time.perf_counter() - start

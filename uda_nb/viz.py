@@ -264,9 +264,11 @@ def _natural_bounds(column: str, scale: float) -> tuple[float, float] | None:
     """The full range of a known quantity, in plotted units: accuracies ``[0, 1] * scale``, A-distance ``[0, 2]``."""
     if column == "a_distance" or column.endswith("a_distance"):
         return _UNIT_BOUNDS["a_distance"]
-    if "acc" in column:
+    if "acc" in column or "pck" in column:
         lo, hi = _UNIT_BOUNDS["acc"]
         return lo * scale, hi * scale
+    if "mae" in column or "disparity" in column:  # errors and distances: from 0, top free
+        return 0.0, None
     return None
 
 
@@ -304,7 +306,9 @@ def plot_curves(frames: dict[str, pd.DataFrame], column: str, ax=None, x: str = 
         ax.set_xlim(left=0)
     ax.set_ylabel(ylabel or column)
     bounds = ylim or _natural_bounds(column, scale)
-    if bounds is not None:
+    if bounds is not None and bounds[1] is None:
+        ax.set_ylim(bottom=bounds[0] if floor is None else floor)
+    elif bounds is not None:
         lo, hi = bounds
         if floor is not None:
             lo = floor

@@ -25,13 +25,13 @@ KINDS = {"classification": CLASSIFICATION_METHODS, "keypoints": KEYPOINT_METHODS
 BACKBONES = {"classification": ("digits",),
              "keypoints": ("heatmap-tiny", "heatmap-small", "heatmap-medium", "resnet18")}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
-_NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights")
+_NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer")
 
 
 def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, kind: str = "classification",
            backbone: str | None = None, norm: str = "center", batch_norm: bool = False, dropout: float = 0.0,
-           disc_hidden: tuple[int, ...] = (100,), weights: str | None = None, seed: int | None = None,
-           **options) -> Method:
+           disc_hidden: tuple[int, ...] = (100,), weights: str | None = None, norm_layer: str = "batch",
+           seed: int | None = None, **options) -> Method:
     """A method on the network its task kind calls for.
 
     ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
@@ -95,9 +95,9 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         from ..losses import heatmap_sigma
         from ..models import HeatmapHead, head_width, heatmap_trunk
 
-        psi = heatmap_trunk(backbone, channels, (height, width), norm=norm, weights=weights)
+        psi = heatmap_trunk(backbone, channels, (height, width), norm=norm, weights=weights, norm_layer=norm_layer)
         width_ = head_width(backbone)
-        f = HeatmapHead(psi.out_channels, int(num_classes), width_)
+        f = HeatmapHead(psi.out_channels, int(num_classes), width_, norm_layer)
         opts = dict(options)
         opts.setdefault("sigma", heatmap_sigma(width // psi.stride))
         if method_cls is RegDA:
@@ -106,7 +106,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
                     raise ValueError(f"Method 'dd' is RegDA's variant 'dd'; got variant={opts['variant']!r}: use "
                                      "name='regda' with that variant.")
                 opts["variant"] = "dd"
-            return RegDA(psi, f, HeatmapHead(psi.out_channels, int(num_classes), width_), **opts)
+            return RegDA(psi, f, HeatmapHead(psi.out_channels, int(num_classes), width_, norm_layer), **opts)
         return method_cls(psi, f, **opts)
 
     build = build_classification if kind == "classification" else build_keypoints

@@ -27,8 +27,21 @@ HEATMAP_SIZES = {
 }
 
 
-def _conv_bn(cin: int, cout: int, stride: int = 1, kernel: int = 3) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+NORM_LAYERS = ("batch", "group")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    """``batch``: BatchNorm (the paper's networks); ``group``: GroupNorm with groups of 8 channels (per-image
+    statistics: the same computation in training and evaluation, whatever the domain of the batch)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(max(1, channels // 8), channels)
+    raise ValueError(f"Unknown norm_layer {kind!r}: choose one of {NORM_LAYERS}.")
+
+
+def _conv_bn(cin: int, cout: int, stride: int = 1, kernel: int = 3, norm: str = "batch") -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), _norm(norm, cout), nn.ReLU(inplace=True)]
 
 
 class HeatmapTrunk(nn.Module):
@@ -40,17 +53,17 @@ class HeatmapTrunk(nn.Module):
     """
 
     def __init__(self, in_channels: int = 3, widths: tuple[int, ...] = (16, 32, 48), up_width: int = 32,
-                 upsample: int = 1, norm: str = "center"):
+                 upsample: int = 1, norm: str = "center", norm_layer: str = "batch"):
         super().__init__()
         if upsample >= len(widths):
             raise ValueError(f"upsample={upsample} must be smaller than the number of strided stages {len(widths)}.")
         layers: list[nn.Module] = [InputNorm(norm)]
         cin = in_channels
         for i, w in enumerate(widths):
-            layers += _conv_bn(cin, w, stride=2, kernel=5 if i == 0 else 3) + _conv_bn(w, w)
+            layers += _conv_bn(cin, w, 2, 5 if i == 0 else 3, norm_layer) + _conv_bn(w, w, norm=norm_layer)
             cin = w
         for _ in range(upsample):
-            layers += [nn.ConvTranspose2d(cin, up_width, 4, 2, 1, bias=False), nn.BatchNorm2d(up_width),
+            layers += [nn.ConvTranspose2d(cin, up_width, 4, 2, 1, bias=False), _norm(norm_layer, up_width),
                        nn.ReLU(inplace=True)]
             cin = up_width
         self.body = nn.Sequential(*layers)
@@ -72,9 +85,9 @@ class HeatmapHead(nn.Module):
     shared with classification read one name.
     """
 
-    def __init__(self, in_channels: int, num_keypoints: int, width: int = 32):
+    def __init__(self, in_channels: int, num_keypoints: int, width: int = 32, norm_layer: str = "batch"):
         super().__init__()
-        self.net = nn.Sequential(*_conv_bn(in_channels, width), nn.Conv2d(width, num_keypoints, 1))
+        self.net = nn.Sequential(*_conv_bn(in_channels, width, norm=norm_layer), nn.Conv2d(width, num_keypoints, 1))
         self.num_keypoints = self.num_classes = num_keypoints
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -119,7 +132,7 @@ class ResNetTrunk(nn.Module):
 
 
 def heatmap_trunk(backbone: str, in_channels: int, image_size: tuple[int, int], norm: str = "center",
-                  weights: str | Path | None = None) -> nn.Module:
+                  weights: str | Path | None = None, norm_layer: str = "batch") -> nn.Module:
     """``psi`` by name: ``heatmap-tiny`` / ``heatmap-small`` / ``heatmap-medium`` (:data:`HEATMAP_SIZES`, trained
     from scratch) or ``resnet18`` (:class:`ResNetTrunk`). The image sides must be multiples of the stride."""
     if backbone == "resnet18":
@@ -130,7 +143,7 @@ def heatmap_trunk(backbone: str, in_channels: int, image_size: tuple[int, int], 
             raise ValueError(f"Unknown heatmap backbone {backbone!r}: choose one of "
                              f"{[f'heatmap-{s}' for s in HEATMAP_SIZES] + ['resnet18']}.")
         preset = HEATMAP_SIZES[size]
-        trunk = HeatmapTrunk(in_channels, preset["widths"], preset["up_width"], norm=norm)
+        trunk = HeatmapTrunk(in_channels, preset["widths"], preset["up_width"], norm=norm, norm_layer=norm_layer)
     h, w = image_size
     need = 32 if backbone == "resnet18" else 2 ** len(HEATMAP_SIZES.get(backbone.removeprefix("heatmap-"),
                                                                          {"widths": (0,) * 3})["widths"])

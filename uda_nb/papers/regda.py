@@ -1,0 +1,210 @@
+"""RegDA's experiments on the embedded keypoint domains: the recipe, run specs, per-seed scores and tables.
+
+The protocol follows the paper (section 5.2.2): a source-only model is trained with ``L_T`` (Adam, constant
+learning rate), then its feature generator ``psi`` starts DD and RegDA (SGD with Nesterov momentum, the
+regressors at 10x the generator's rate, the DANN-style decay of the learning rate), with fresh ``f`` and ``f'``.
+The source-only row of a table *is* that pretrained model, evaluated on each target; the oracle is the same
+source-only learner trained on the target's labeled training split.
+
+One pretrained model per source domain and seed serves every task from that source (C -> N and C -> S share
+the Color model): its spec names the source as its own target, so it does not depend on the task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..claims import fmt_mean_std
+from ..config import Budget, resolve_budget
+from ..data import make_task
+from ..data.domain import Task
+from ..experiments import RunResult, RunSpec, run_seeds
+from ..metrics import evaluate
+
+PRETRAIN_LR = 3e-3  # Adam, constant (the paper: Adam 1e-3 with step decay, for 70 epochs)
+ADAPT_LR = 3e-3  # SGD Nesterov 0.9, x10 on the regressors, DANN decay (1 + 10 p)^-0.75
+
+DSPRITES = {"C": "dsprites-color", "N": "dsprites-noisy", "S": "dsprites-scream"}
+DSPRITES_TASKS = (("C", "N"), ("C", "S"), ("N", "S"))  # the report budget's three fixed tasks
+DSPRITES_ALL_TASKS = (("C", "N"), ("C", "S"), ("N", "C"), ("N", "S"), ("S", "C"), ("S", "N"))
+HANDS = ("hands-render", "hands-photo")
+
+#: RegDA Table 1 (dSprites MAE, lower is better) and Table 2 (RHD -> H3D PCK@0.05, %)
+PAPER_TABLE1 = {
+    "source-only": {"C→N": 0.495, "C→S": 0.256, "N→C": 0.371, "N→S": 0.639, "S→C": 0.030, "S→N": 0.090, "avg": 0.314},
+    "DD": {"C→N": 0.037, "C→S": 0.078, "N→C": 0.054, "N→S": 0.239, "S→C": 0.020, "S→N": 0.044, "avg": 0.079},
+    "RegDA": {"C→N": 0.020, "C→S": 0.028, "N→C": 0.019, "N→S": 0.069, "S→C": 0.014, "S→N": 0.022, "avg": 0.029},
+    "oracle": {"C→N": 0.016, "C→S": 0.022, "N→C": 0.014, "N→S": 0.022, "S→C": 0.014, "S→N": 0.016, "avg": 0.017},
+}
+PAPER_TABLE2 = {
+    "source-only": {"MCP": 67.4, "PIP": 64.2, "DIP": 63.3, "fingertip": 54.8, "avg": 61.8},
+    "DD": {"MCP": 72.7, "PIP": 69.6, "DIP": 66.2, "fingertip": 54.4, "avg": 65.2},
+    "RegDA": {"MCP": 79.6, "PIP": 74.4, "DIP": 71.2, "fingertip": 62.9, "avg": 72.5},
+    "oracle": {"MCP": 97.7, "PIP": 97.2, "DIP": 95.7, "fingertip": 92.5, "avg": 95.8},
+}
+PAPER_TABLE3 = {"max L_T / min L_T (DD)": 65.2, "min L_F / max L_F": 66.5, "min L_F / min L_T (RegDA)": 72.5}
+METHOD_LABELS = {"dd": "DD", "regda": "RegDA"}
+
+
+@dataclass(frozen=True)
+class RegDASizes:
+    """Steps per stage and seeds for one budget. ``evals``: history rows per run."""
+
+    seeds: int
+    dsprites_pretrain: int
+    dsprites_adapt: int
+    hands_pretrain: int
+    hands_adapt: int
+    batch_size: int = 32
+    eval_samples: int = 500
+    evals: int = 5
+
+
+#: measured on the 2-core CPU (benchmarks/RESULTS.md, "RegDA sizing"): the report budget's 02_regda runs in
+#: about 15 minutes from an empty cache
+SIZES = {
+    "smoke": RegDASizes(1, 20, 20, 20, 20, batch_size=16, eval_samples=100, evals=2),
+    "lecture": RegDASizes(1, 300, 300, 1000, 600),
+    "report": RegDASizes(2, 300, 300, 1000, 600),
+    "paper": RegDASizes(3, 20000, 20000, 35000, 15000, eval_samples=1000, evals=20),
+}
+
+
+def sizes_for(budget: str | Budget | None) -> RegDASizes:
+    """The RegDA sizes of a budget (``None``: ``$UDA_NB_BUDGET``)."""
+    return SIZES[resolve_budget(budget).name]
+
+
+def _steps(sizes: RegDASizes, family: str, stage: str) -> int:
+    return getattr(sizes, f"{family}_{stage}")
+
+
+def family_of(domain: str) -> str:
+    return "hands" if domain.startswith("hands") else "dsprites"
+
+
+def pretrain_spec(source: str, sizes: RegDASizes, loss: str = "kl", **fields) -> RunSpec:
+    """The source-only model on ``source`` (``loss``: ``"kl"`` = ``L_T``, ``"mse"`` = the L2 baseline)."""
+    steps = _steps(sizes, family_of(source), "pretrain")
+    return RunSpec("source_only", source=source, target=source, steps=steps, batch_size=sizes.batch_size,
+                   lr=PRETRAIN_LR, optimizer="adam", schedule="constant", eval_every=max(1, steps // sizes.evals),
+                   eval_samples=sizes.eval_samples, options={"source_loss": "mse"} if loss == "mse" else {},
+                   **fields)
+
+
+def oracle_spec(target: str, sizes: RegDASizes, **fields) -> RunSpec:
+    """The same learner trained on the target's labeled training split (the lower bound of the error)."""
+    return pretrain_spec(target, sizes, **fields).with_method("oracle")
+
+
+def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options: dict | None = None,
+               **fields) -> RunSpec:
+    """DD or RegDA from the pretrained ``psi`` of ``source`` (fresh f and f')."""
+    steps = _steps(sizes, family_of(source), "adapt")
+    return RunSpec(method, source=source, target=target, steps=steps, batch_size=sizes.batch_size, lr=ADAPT_LR,
+                   optimizer="nesterov", schedule="dann", eval_every=max(1, steps // sizes.evals),
+                   eval_samples=sizes.eval_samples, options=dict(options or {}),
+                   init_from=pretrain_spec(source, sizes, **fields), **fields)
+
+
+def score(result: RunResult, task: Task) -> dict[str, float]:
+    """A trained model's target metrics on ``task``'s target test split (``target_mae`` / ``target_pck``...)."""
+    return {f"target_{k}": v for k, v in evaluate(result.method, task.target_test).items()}
+
+
+@dataclass
+class TaskRuns:
+    """Every run of one task, by row label (source-only, DD, RegDA, oracle...), one entry per seed, and the
+    target metrics of each (``scores[label][i]`` is seed ``seeds[i]``)."""
+
+    task: Task
+    seeds: list[int]
+    runs: dict[str, list[RunResult]] = field(default_factory=dict)
+    scores: dict[str, list[dict]] = field(default_factory=dict)
+
+    def values(self, label: str, metric: str) -> np.ndarray:
+        """Per-seed values of ``metric`` (e.g. ``"target_mae"``) for one row."""
+        return np.array([s[metric] for s in self.scores[label]], dtype=float)
+
+
+def run_task(source: str, target: str, sizes: RegDASizes, seeds, methods=("dd", "regda"), *,
+             variants: dict[str, dict] | None = None, progress: bool | None = None) -> TaskRuns:
+    """Source-only (the pretrained model), the adapted methods and the oracle on ``source -> target``, every seed
+    (cached runs are loaded, not trained again). ``variants``: extra rows ``{label: {"method": ..., options}}``."""
+    seeds = [int(s) for s in seeds]
+    task = make_task(source, target, device="cpu")
+    out = TaskRuns(task, seeds)
+    rows: dict[str, RunSpec] = {"source-only": pretrain_spec(source, sizes)}
+    for m in methods:
+        rows[METHOD_LABELS.get(m, m)] = adapt_spec(m, source, target, sizes)
+    for label, opts in (variants or {}).items():
+        opts = dict(opts)
+        rows[label] = adapt_spec(opts.pop("method", "regda"), source, target, sizes, options=opts)
+    rows["oracle"] = oracle_spec(target, sizes)
+    for label, spec in rows.items():
+        results = run_seeds(spec, seeds, progress=progress)
+        out.runs[label] = results
+        # the pretrained and oracle specs are task-independent: score them on this task's target test split
+        out.scores[label] = [score(r, task) for r in results] if label == "source-only" else [
+            {k: v for k, v in r.final.items() if k.startswith("target_")} for r in results]
+    return out
+
+
+def task_label(source: str, target: str) -> str:
+    inv = {v: k for k, v in DSPRITES.items()}
+    return f"{inv.get(source, source)}→{inv.get(target, target)}"
+
+
+def _cell(values: np.ndarray, digits: int, scale: float = 1.0) -> str:
+    return fmt_mean_std(values * scale, digits)
+
+
+def mae_table(results: dict[str, TaskRuns], rows=("source-only", "DD", "RegDA", "oracle"),
+              paper: dict = PAPER_TABLE1) -> pd.DataFrame:
+    """Table 1's layout: one column per task and the average over tasks (per seed, then mean ± std), two rows
+    per method: ours and the paper's."""
+    records = []
+    for label in rows:
+        ours = {"method": label, "": "ours"}
+        per_seed = []
+        for name, tr in results.items():
+            vals = tr.values(label, "target_mae")
+            ours[name] = _cell(vals, 3)
+            per_seed.append(vals)
+        ours["avg"] = _cell(np.mean(per_seed, axis=0), 3)
+        records.append(ours)
+        if label in paper:
+            records.append({"method": label, "": "paper", **{n: f"{paper[label].get(n, float('nan')):.3f}"
+                                                             for n in results},
+                            "avg": f"{np.mean([paper[label][n] for n in results]):.3f}"})
+    return pd.DataFrame(records)
+
+
+def pck_table(tr: TaskRuns, rows=("source-only", "DD", "RegDA", "oracle"), paper: dict = PAPER_TABLE2) -> pd.DataFrame:
+    """Table 2's layout: PCK@0.05 (%) per keypoint group and overall, ours (mean ± std over seeds) and the paper's."""
+    groups = [g for g in ("MCP", "PIP", "DIP", "fingertip") if f"target_pck_{g}" in tr.scores[rows[0]][0]]
+    records = []
+    for label in rows:
+        ours = {"method": label, "": "ours"}
+        for g in groups:
+            ours[g] = _cell(tr.values(label, f"target_pck_{g}"), 1, 100)
+        ours["avg"] = _cell(tr.values(label, "target_pck"), 1, 100)
+        records.append(ours)
+        if label in paper:
+            records.append({"method": label, "": "paper", **{g: f"{paper[label][g]:.1f}" for g in groups},
+                            "avg": f"{paper[label]['avg']:.1f}"})
+    return pd.DataFrame(records)
+
+
+def mean_over_tasks(results: dict[str, TaskRuns], label: str, metric: str = "target_mae") -> np.ndarray:
+    """Per-seed average of ``metric`` over the tasks (seeds paired across tasks)."""
+    return np.mean([tr.values(label, metric) for tr in results.values()], axis=0)
+
+
+def gap_covered_per_seed(results: dict[str, TaskRuns], label: str, metric: str = "target_mae") -> np.ndarray:
+    """Per seed: ``(source-only - method) / (source-only - oracle)`` of the task-averaged ``metric``, in %."""
+    so, m, orc = (mean_over_tasks(results, x, metric) for x in ("source-only", label, "oracle"))
+    return 100.0 * (so - m) / (so - orc)
