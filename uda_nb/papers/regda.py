@@ -67,8 +67,8 @@ class RegDASizes:
 #: about 15 minutes from an empty cache
 SIZES = {
     "smoke": RegDASizes(1, 20, 20, 20, 20, batch_size=16, eval_samples=100, evals=2),
-    "lecture": RegDASizes(1, 300, 300, 1000, 600),
-    "report": RegDASizes(2, 300, 300, 1000, 600),
+    "lecture": RegDASizes(1, 250, 250, 1000, 500),
+    "report": RegDASizes(2, 250, 250, 1000, 500),
     "paper": RegDASizes(3, 20000, 20000, 35000, 15000, eval_samples=1000, evals=20),
 }
 
@@ -101,13 +101,16 @@ def oracle_spec(target: str, sizes: RegDASizes, **fields) -> RunSpec:
 
 
 def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options: dict | None = None,
-               **fields) -> RunSpec:
-    """DD or RegDA from the pretrained ``psi`` of ``source`` (fresh f and f')."""
+               keep_f: bool = False, **fields) -> RunSpec:
+    """DD or RegDA from the pretrained ``psi`` of ``source``, with fresh f and f' (the paper, section 5.2.2) or,
+    ``keep_f``, the pretrained f and a fresh f' (the reference code, which loads the pretrained weights with
+    ``strict=False`` into a model whose regressor has the pretrained head's name)."""
     steps = _steps(sizes, family_of(source), "adapt")
+    extra = {"init_modules": ("features", "classifier")} if keep_f else {}
     return RunSpec(method, source=source, target=target, steps=steps, batch_size=sizes.batch_size, lr=ADAPT_LR,
                    optimizer="nesterov", schedule="dann", eval_every=max(1, steps // sizes.evals),
                    eval_samples=sizes.eval_samples, options=dict(options or {}),
-                   init_from=pretrain_spec(source, sizes, **fields), **fields)
+                   init_from=pretrain_spec(source, sizes, **fields), **extra, **fields)
 
 
 def score(result: RunResult, task: Task) -> dict[str, float]:
