@@ -67,7 +67,7 @@ def main() -> None:
     torch.set_num_threads(torch.get_num_threads())
     task = make_task("hands-render", "hands-photo")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    print(f"\n| trunk | norm layer | parameters | source-only it/s | RegDA it/s |\n|---|---|---:|---:|---:|")
+    print("\n| trunk | norm layer | parameters | source-only it/s | RegDA it/s |\n|---|---|---:|---:|---:|")
     for size in args.sizes.split(","):
         backbone = f"heatmap-{size}"
         for norm_layer in ("batch", "group"):

@@ -186,40 +186,50 @@ def prediction_grid(domain, indices: Sequence[int], predictions: dict[str, torch
 
 
 def _overlay(ax, image, heat, title: str, cmap: str = "viridis"):
+    """A probability map over a greyed copy of the image, with its own colour bar (each map has its own range)."""
     img = _numpy(image).transpose(1, 2, 0)
     h, w = img.shape[:2]
-    ax.imshow(np.clip(img, 0, 1), extent=(0, w, h, 0))
-    im = ax.imshow(_numpy(heat), extent=(0, w, h, 0), cmap=cmap, alpha=0.7, interpolation="nearest")
+    ax.imshow(np.clip(img, 0, 1).mean(-1), cmap="gray", vmin=0, vmax=1, extent=(0, w, h, 0))
+    im = ax.imshow(_numpy(heat), extent=(0, w, h, 0), cmap=cmap, alpha=0.75, interpolation="nearest", vmin=0)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize="small")
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="probability per cell")
     return im
 
 
 def regda_maps(image, truth, visible, logits_f, pseudo, ground_false, keypoint: int, names: Sequence[str],
-               skeleton=(), colors=None):
+               skeleton=(), colors=None, predicted=None):
     """RegDA's maps for one image and one keypoint ``k``, drawn over the image (four panels):
 
     the truth; ``sigma(f)_k``, the regressor's spatial softmax (eq. 7); ``P_T(J(f))_k``, the pseudo-label that
     psi pulls f' towards (eq. 6, 14); ``P_F(J(f))_k``, the ground-false map f' is pulled to (eq. 9-11): mass on
-    the *other* keypoints' predicted positions. Maps are ``(h, w)`` probabilities (each sums to 1). Returns the
-    figure.
+    the *other* keypoints' predicted positions. Maps are ``(h, w)`` probabilities (each sums to 1, each with its
+    own colour bar). Every map panel marks the true position of ``k`` (white ring) and, given ``predicted``
+    ``(2,)``, f's prediction ``J(f)_k`` (red cross). Returns the figure.
     """
-    fig, axes = plt.subplots(1, 4, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     draw_keypoints(axes[0], image, truth, visible, skeleton=skeleton, colors=colors,
-                   title=f"truth (keypoint {names[keypoint]!r} circled)")
+                   title=f"truth ({names[keypoint]!r} ringed)")
     kx, ky = _numpy(truth)[keypoint]
-    axes[0].add_patch(plt.Circle((kx, ky), 3.5, fill=False, ec="white", lw=2))
-    panels = [(logits_f, f"σ(f)  for {names[keypoint]}"), (pseudo, "P_T(J(f)): pseudo-label (eq. 6)"),
+    panels = [(logits_f, f"σ(f) for {names[keypoint]} (eq. 7)"), (pseudo, "P_T(J(f)): pseudo-label (eq. 6)"),
               (ground_false, "P_F(J(f)): ground false (eq. 10)")]
     for ax, (heat, title) in zip(axes[1:], panels):
-        im = _overlay(ax, image, heat, title)
-    fig.colorbar(im, ax=list(axes[1:]), label="probability per heatmap cell", fraction=0.02, pad=0.02)
+        _overlay(ax, image, heat, title)
+    for ax in axes:
+        ax.add_patch(plt.Circle((kx, ky), 3.5, fill=False, ec="white", lw=2))
+        if predicted is not None and ax is not axes[0]:
+            px, py = _numpy(predicted)
+            ax.plot(px, py, marker="x", color="red", ms=9, mew=2.5, ls="")
+    handles = [plt.Line2D([], [], ls="", marker="o", mfc="none", mec="0.3", ms=10, mew=2, label="true position"),
+               plt.Line2D([], [], ls="", marker="x", color="red", ms=9, mew=2.5, label="f's prediction J(f)")]
+    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.55, -0.06))
+    fig.tight_layout()
     return fig
 
 
-def wrong_prediction_distances(ax, distances: dict[str, np.ndarray], threshold: float, bins: int = 24,
-                               max_px: float = 40.0):
+def wrong_prediction_distances(ax, distances: dict[str, np.ndarray], threshold: float, bins: int = 20,
+                               max_px: float = 30.0):
     """Where wrong predictions land: for every wrong visible keypoint prediction, its distance (pixels) to the
     nearest *other* true keypoint of the image (RegDA section 4.2: mistakes land on other keypoints). One
     step histogram per model, as the share of that model's wrong predictions; the dashed line is the PCK
@@ -239,7 +249,7 @@ def wrong_prediction_distances(ax, distances: dict[str, np.ndarray], threshold: 
                   f"{max_px:g})")
     ax.set_ylabel("% of the model's wrong predictions")
     ax.set_xlim(0, max_px)
-    ax.legend(loc="upper right", framealpha=0.9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     ax.grid(alpha=0.3)
     return ax
 

@@ -195,7 +195,7 @@ def _task_arrays(task: Task, labeled_target: Domain | None) -> dict:
            "target_test_labels": task.target_test.labels, "class_names": np.asarray(task.source.class_names, str),
            "source_name": np.asarray(task.source.name), "target_name": np.asarray(task.target.name)}
     if labeled_target is not None:
-        from . import oracle_task
+        from .tasks import oracle_task
 
         oracle_task(task, labeled_target=labeled_target)  # the same images, with labels, or a clear error
         out["target_labels"] = labeled_target.labels

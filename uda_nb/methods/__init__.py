@@ -1,6 +1,7 @@
 """UDA methods, one file each, all trained by :func:`uda_nb.train.fit`.
 
-:func:`create` builds a method with the digits network of the DANN paper for a given task shape.
+:func:`create` builds a method on the network its task kind calls for (DANN's digits network for
+classification, RegDA's heatmap detector for keypoints); :func:`for_task` reads the kind from a task.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ in the source slot): that function, not this class, is where target labels enter
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 from .base import Batch, Method
