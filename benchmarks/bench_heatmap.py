@@ -5,11 +5,13 @@ Part 1 (sizing): for each trunk preset (``heatmap-tiny``, ``-small``, ``-medium`
 full RegDA iteration (its three sub-steps on B source + B target images), on 64 x 64 hands with 21 keypoints,
 measured through ``fit()`` with one evaluation at the end (as the notebooks log).
 
-Part 2 (overhead): the same RegDA iterations written as a bare loop (index sampling, the three sub-steps with
-``torch.autograd.grad`` and ``optimizer.step``, one final evaluation) against ``fit()``; runs alternate and the
-median of ``--repeats`` is reported.
+Part 2 (overhead): the same RegDA iterations written as a bare loop (index sampling, ``method.update`` (the
+three sub-steps), the same final evaluations) against ``fit()``; runs alternate and the median of ``--repeats``
+is reported. Both include one evaluation at the end, so short runs understate it/s (the notebooks log 5 rows
+over 250-1,000 steps).
 
-    .venv/bin/python benchmarks/bench_heatmap.py --steps 100 --repeats 3
+    .venv/bin/python benchmarks/bench_heatmap.py --steps 100 --repeats 2
+    .venv/bin/python benchmarks/bench_heatmap.py --overhead-only --steps 300 --repeats 3
 """
 
 from __future__ import annotations
@@ -52,8 +54,11 @@ def bare_regda_seconds(task, backbone: str, norm_layer: str, steps: int, batch_s
         i_s = torch.randint(len(src), (batch_size,), generator=g)
         i_t = torch.randint(len(tgt), (batch_size,), generator=g)
         method.update(Batch(src.images[i_s], src.keypoints[i_s], tgt.images[i_t], src.visible[i_s]), step / steps, opt)
+    # the evaluations fit() makes at its one history row: source and target with f, target with f'
+    target_sample = task.target_test.sample(500, torch.Generator().manual_seed(1))
     evaluate(method, task.source_test.sample(500, torch.Generator().manual_seed(1)))
-    evaluate(method, task.target_test.sample(500, torch.Generator().manual_seed(1)))
+    evaluate(method, target_sample)
+    evaluate(method, target_sample, head="adversarial")
     return time.perf_counter() - start
 
 
@@ -63,12 +68,15 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", default="tiny,small,medium")
+    ap.add_argument("--overhead-only", action="store_true", help="skip part 1 (sizing)")
     args = ap.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     task = make_task("hands-render", "hands-photo")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    if args.overhead_only:
+        args.sizes = ""
     print("\n| trunk | norm layer | parameters | source-only it/s | RegDA it/s |\n|---|---|---:|---:|---:|")
-    for size in args.sizes.split(","):
+    for size in filter(None, args.sizes.split(",")):
         backbone = f"heatmap-{size}"
         for norm_layer in ("batch", "group"):
             params = sum(p.numel() for p in methods.for_task("regda", task, backbone=backbone,
