@@ -86,7 +86,8 @@ def test_different_baselines_for_the_same_pair_get_a_note(tmp_path, monkeypatch)
 def test_reports_runs_quiet_kernels_and_single_notebooks(tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    for name in ("00_a", "01_b"):
+    (notebooks / "ablations").mkdir()
+    for name in ("00_a", "01_b", "ablations/01a_c"):
         (notebooks / f"{name}.ipynb").write_text("{}")
     monkeypatch.setattr(reports, "NOTEBOOKS_DIR", notebooks)
     monkeypatch.delenv("UDA_NB_QUIET", raising=False)
@@ -103,7 +104,11 @@ def test_reports_runs_quiet_kernels_and_single_notebooks(tmp_path, monkeypatch):
     assert ran == [("01_b.ipynb", "1", str(out))] and (out / "index.html").exists()
     ran.clear()
     assert reports.main(["--out", str(out)]) == 0
-    assert [r[0] for r in ran] == ["00_a.ipynb", "01_b.ipynb"]
+    # every notebook, the main ones first: an ablation reuses its main notebook's cached runs
+    assert [r[0] for r in ran] == ["00_a.ipynb", "01_b.ipynb", "01a_c.ipynb"]
+    ran.clear()
+    assert reports.main(["01a_c", "--out", str(out)]) == 0  # a name is found in notebooks/ablations/ too
+    assert [r[0] for r in ran] == ["01a_c.ipynb"]
     with pytest.raises(SystemExit):
         reports.main(["--html-only", "99_missing", "--out", str(out)])
 
@@ -114,8 +119,8 @@ def test_make_targets():
         return subprocess.run(["make", "-n", "-s", *args], cwd=ROOT, capture_output=True, text=True).stdout
 
     one = dry("reports", "NB=01_dann")
-    assert "UDA_NB_QUIET=1" in one and "uda_nb.reports notebooks/01_dann.ipynb" in one and "00_data" not in one
-    everything = dry("reports")
-    assert "notebooks/00_data.ipynb" in everything and "notebooks/01_dann.ipynb" in everything
+    assert "UDA_NB_QUIET=1" in one and "uda_nb.reports 01_dann" in one and "00_data" not in one
+    everything = dry("reports")  # no names: uda_nb.reports runs every notebook (reports.all_notebooks)
+    assert everything.strip().endswith("-m uda_nb.reports")
     assert "uda_nb.reports --html-only 01_dann" in dry("html", "NB=01_dann.ipynb")
     assert "uda_nb.reports --html-only" in dry("html")
