@@ -181,3 +181,15 @@ def test_bad_keypoint_input_gives_clear_errors():
         KeypointDomain("x", "train", d.images, d.keypoints, d.visible[:, 0], NAMES)
     with pytest.warns(UserWarning, match="outside the 32x32 image"):
         KeypointDomain("x", "train", d.images, d.keypoints + 40, d.visible, NAMES)
+
+
+def test_resnet18_trunk_for_real_data_builds_and_needs_existing_weights(tmp_path):
+    m = methods.create("regda", 21, (3, 64, 64), kind="keypoints", backbone="resnet18", seed=0)
+    out = m(torch.rand(2, 3, 64, 64))
+    assert out.shape == (2, 21, 16, 16) and m.stride == 4.0  # Simple Baseline: stride 32 down, 3 x2 up
+    assert m.adversary.net[0].out_channels == 256  # the paper's head width
+    with pytest.raises(FileNotFoundError, match="weights .* not found.*weights=None"):
+        methods.create("source_only", 21, (3, 64, 64), kind="keypoints", backbone="resnet18",
+                       weights=str(tmp_path / "missing.pth"))
+    with pytest.raises(ValueError, match="multiples of 32"):
+        methods.create("source_only", 21, (3, 48, 48), kind="keypoints", backbone="resnet18")
