@@ -145,6 +145,12 @@ def test_keypoint_history_and_final_are_named_by_metric():
     res = fit(methods.for_task("source_only", mae_task, seed=0), mae_task, 4, 8, lr=1e-3, optimizer="adam",
               progress=False, device="cpu", eval_every=2)
     assert "target_mae" in res.final and "target_pck" not in res.final and "source_pck" in res.final
+    # f' is scored too, in the history and in final, whether or not the history used the full test splits
+    for samples in (None, 8):
+        res = fit(methods.for_task("regda", t, seed=0), t, 2, 8, lr=1e-3, progress=False, device="cpu",
+                  eval_every=2, eval_samples=samples)
+        assert set(res.final) == {"source_pck", "target_pck", "target_pck_adversary"}
+        assert "target_pck_adversary" in res.history
 
 
 def test_one_keypoint_needs_the_middle_area():

@@ -147,11 +147,8 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
             row = {"step": step + 1, "progress": (step + 1) / steps, "lr": lr * factor}
             row.update({k: float(v) / count for k, v in sums.items()})
             _check_finite(row, method, step + 1, lr, task)
-            row.update(_prefixed("source", evaluate(method, eval_src)))
-            row.update(_prefixed("target", evaluate(method, eval_tgt)))  # logging only: never chooses anything
-            if "adversarial" in getattr(method, "heads", dict)():  # RegDA's f' too (its Figure 9)
-                adv = evaluate(method, eval_tgt, head="adversarial")
-                row.update({f"target_{m}_adversary": adv[m] for m in task.metrics})
+            scores = _scores(method, task, eval_src, eval_tgt)  # target: logging only, never chooses anything
+            row.update(scores)
             for cb in callbacks:
                 row.update(cb(step + 1, method, task))
             row["seconds"] = time.perf_counter() - start
@@ -164,11 +161,9 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     method.eval()
     if rows and eval_src is task.source_test and eval_tgt is task.target_test:
         # the last history row already evaluated the final model on the full test splits
-        final = {k: v for k, v in rows[-1].items() if k.startswith(("source_", "target_"))
-                 and not k.startswith(("source_loss", "target_loss"))}
+        final = scores
     else:
-        final = {**_prefixed("source", evaluate(method, task.source_test)),
-                 **_prefixed("target", evaluate(method, task.target_test))}
+        final = _scores(method, task, task.source_test, task.target_test)
     return FitResult(method=method, history=pd.DataFrame(rows), final=final, seconds=seconds)
 
 
@@ -181,8 +176,15 @@ def _batch(task: Task, s_idx: torch.Tensor, target_sampler: IndexSampler | None)
     return Batch(src.images[s_idx], src.labels[s_idx], x_t)
 
 
-def _prefixed(prefix: str, scores: dict[str, float]) -> dict[str, float]:
-    return {f"{prefix}_{k}": v for k, v in scores.items()}
+def _scores(method: Method, task: Task, source: Domain, target: Domain) -> dict[str, float]:
+    """The task's metrics on a source and a target test set, named ``source_<metric>`` / ``target_<metric>``;
+    for a method with an adversarial regressor (RegDA's f') also ``target_<metric>_adversary`` (its Figure 9)."""
+    out = {**{f"source_{k}": v for k, v in evaluate(method, source).items()},
+           **{f"target_{k}": v for k, v in evaluate(method, target).items()}}
+    if "adversarial" in getattr(method, "heads", dict)():
+        adv = evaluate(method, target, head="adversarial")
+        out.update({f"target_{m}_adversary": adv[m] for m in task.metrics})
+    return out
 
 
 def _check_whole(name: str, value, minimum: int, allow_none: bool = False) -> None:
