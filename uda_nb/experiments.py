@@ -50,7 +50,8 @@ class RunSpec:
     trained weights (same seed, from the run cache, trained first if missing) initialise this run's modules
     named in ``init_modules`` (module attributes: ``features`` is psi / the feature extractor, ``classifier``
     the task head); its cache key is part of this run's key. Pretrain-then-adapt: RegDA and DD start from one
-    source-only run per seed instead of training it again.
+    source-only run per seed instead of training it again. augment: a training-batch augmentation of
+    :mod:`uda_nb.augment` (``"appearance"``: RegDA's reference colour jitter and blur) or ``None``.
     """
 
     method: str
@@ -73,6 +74,7 @@ class RunSpec:
     optimizer: str = "sgd"
     init_from: "RunSpec | None" = None
     init_modules: tuple[str, ...] = ("features",)
+    augment: str | None = None
 
     def __post_init__(self):
         # Checks only: a valid spec is stored (and hashed into its cache key) exactly as given.
@@ -95,6 +97,9 @@ class RunSpec:
                              "task's default).")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"RunSpec: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+        if self.augment is not None:
+            from .augment import get_augmentation
+            get_augmentation(self.augment)  # a clear error for an unknown name
         if self.init_from is not None:
             if not isinstance(self.init_from, RunSpec):
                 raise TypeError(f"RunSpec: init_from must be a RunSpec (the pretraining run), got "
@@ -146,7 +151,8 @@ def build_method(spec: RunSpec, task: Task) -> methods.Method:
 
 # Fields added after RUNS_VERSION 2 enter the cache key only when set, so the runs cached before they existed
 # (every DANN report run) keep their keys.
-_LATER_FIELDS = {"backbone": None, "optimizer": "sgd", "init_from": None, "init_modules": ("features",)}
+_LATER_FIELDS = {"backbone": None, "optimizer": "sgd", "init_from": None, "init_modules": ("features",),
+                 "augment": None}
 
 
 def _spec_key(spec: RunSpec) -> dict:
@@ -222,7 +228,7 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
                             weight_decay=spec.weight_decay, schedule=spec.schedule, optimizer=spec.optimizer,
                             eval_every=spec.eval_every,
                             eval_samples=spec.eval_samples, seed=seed, device=device, callbacks=tuple(callbacks),
-                            progress=progress, desc=f"{spec.method} seed {seed}")
+                            progress=progress, desc=f"{spec.method} seed {seed}", augment=spec.augment)
     extras = {}
     if snaps is not None:
         extras = {"snapshots": snaps.snapshots, "snapshot_source_labels": snaps.source.labels.cpu(),

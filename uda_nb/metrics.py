@@ -226,16 +226,40 @@ def pck_threshold(image_size: int, alpha: float = 0.05) -> float:
 def keypoint_scores(pred: torch.Tensor, domain) -> dict[str, float]:
     """The metrics a keypoint domain declares (``domain.meta['metrics']``: ``("pck",)`` by default, ``("mae",)``
     for dSprites), from predictions ``(N, K, 2)`` against the domain's keypoints."""
+    return _keypoint_metrics(pred, domain.keypoints, domain.visible, domain)
+
+
+def _keypoint_metrics(pred: torch.Tensor, truth: torch.Tensor, visible: torch.Tensor, domain) -> dict[str, float]:
+    """``domain``'s declared metrics of ``pred`` against ``truth`` over ``visible``, all ``(N, K, ...)``."""
     metrics = tuple(domain.meta.get("metrics", ("pck",)))
     out: dict[str, float] = {}
     if "pck" in metrics:
-        out.update(pck(pred, domain.keypoints, domain.visible, pck_threshold(max(domain.image_shape[1:])),
-                       domain.groups))
+        out.update(pck(pred, truth, visible, pck_threshold(max(domain.image_shape[1:])), domain.groups))
     if "mae" in metrics:
         rng = domain.meta.get("position_range", (0.0, float(max(domain.image_shape[1:]))))
-        vis = domain.visible.to(pred.device)
-        out["mae"] = normalised_mae(pred[vis], domain.keypoints.to(pred.device)[vis], rng)
+        vis = visible.to(pred.device).bool()
+        out["mae"] = normalised_mae(pred[vis], truth.to(pred.device)[vis], rng)
     return out
+
+
+def prediction_agreement(pred_a: torch.Tensor, pred_b: torch.Tensor, domain) -> dict[str, float]:
+    """A label-free stand-in for the target error: the task's metrics of one model's keypoint predictions scored
+    against another model's (two training seeds of one recipe), over *every* keypoint of every image.
+
+    pred_a, pred_b ``(N, K, 2)`` pixels on the same images of ``domain``; nothing of the domain is read but its
+    declared metrics, image size, keypoint groups and position range (no keypoints, no visibility: on a target
+    these are labels). Returns the same keys as :func:`keypoint_scores`: ``pck`` is the share of predictions
+    the two models place within the PCK threshold of each other (higher: they agree), ``mae`` the normalised
+    distance between them (lower: they agree). Two models that are both right must agree; two that are wrong
+    rarely make the same mistake, so disagreement between independently trained runs tracks their error
+    (Jiang et al., "Assessing generalization of SGD via disagreement", ICLR 2022). It cannot see a mistake
+    every seed makes alike, so read it beside the source error, never alone.
+    """
+    if pred_a.shape != pred_b.shape or pred_a.dim() != 3 or pred_a.shape[-1] != 2:
+        raise ValueError(f"prediction_agreement needs two (N, K, 2) prediction tensors of the same shape, got "
+                         f"{tuple(pred_a.shape)} and {tuple(pred_b.shape)}.")
+    visible = torch.ones(pred_a.shape[:2], dtype=torch.bool, device=pred_a.device)
+    return _keypoint_metrics(pred_a, pred_b, visible, domain)
 
 
 def evaluate(method: nn.Module, domain, batch_size: int = 500, head: str = "task") -> dict[str, float]:

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .augment import Augmentation, get_augmentation
 from .config import get_device, quiet
 from .data.domain import Domain, Task
 from .methods.base import Batch, Method
@@ -91,7 +92,7 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         optimizer: torch.optim.Optimizer | str | None = None, eval_every: int | None = None,
         eval_samples: int | None = 1000, seed: int = 0, device: torch.device | str | None = None,
         callbacks: tuple[Callback, ...] = (), progress: bool | None = None, desc: str | None = None,
-        channels_last: bool = True) -> FitResult:
+        channels_last: bool = True, augment: str | Augmentation | None = None) -> FitResult:
     """Train ``method`` on ``task`` for ``steps`` updates and return a :class:`FitResult`.
 
     batch_size: images per domain per step (source and target each). lr: base learning rate ``mu0``;
@@ -104,7 +105,11 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     (``methods.create(..., seed=)``, or :func:`uda_nb.experiments.run`), dropout draws from the global RNG.
     channels_last: store images and convolution weights channels-last (same numbers up to float rounding,
     ~20 % faster on CPU; see benchmarks/RESULTS.md).
+    augment: ``None`` or a recipe of :mod:`uda_nb.augment` (``"appearance"``: RegDA's reference colour jitter and
+    blur) applied to every source and target training batch, never to evaluation; its draws come from their
+    own generator seeded by ``seed``.
     """
+    augmentation = get_augmentation(augment)
     callbacks = _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay, optimizer, eval_every,
                                 eval_samples, seed, callbacks)
     device = get_device(device)
@@ -123,6 +128,7 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     gen = torch.Generator(device="cpu").manual_seed(seed)
     source_sampler = IndexSampler(len(task.source), batch_size, gen, device)
     target_sampler = IndexSampler(len(task.target), batch_size, gen, device) if method.uses_target else None
+    aug_gen = torch.Generator(device="cpu").manual_seed(seed + 104729) if augmentation else None
     eval_src = _eval_subset(task.source_test, eval_samples, seed)
     eval_tgt = _eval_subset(task.target_test, eval_samples, seed)
 
@@ -138,6 +144,8 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         for group in optimizer.param_groups:
             group["lr"] = group.get("base_lr", lr) * factor
         batch = _batch(task, source_sampler.next(), target_sampler)
+        if augmentation is not None:
+            batch = _augmented(batch, augmentation, aug_gen)
         logs = method.update(batch, p, optimizer)
         for k, v in logs.items():
             sums[k] = sums[k] + v if k in sums else v.detach().clone()
@@ -174,6 +182,13 @@ def _batch(task: Task, s_idx: torch.Tensor, target_sampler: IndexSampler | None)
     if task.kind == "keypoints":
         return Batch(src.images[s_idx], src.keypoints[s_idx], x_t, src.visible[s_idx])
     return Batch(src.images[s_idx], src.labels[s_idx], x_t)
+
+
+def _augmented(batch: Batch, augmentation: Augmentation, generator: torch.Generator) -> Batch:
+    """The batch with its images augmented (source, then target); targets and visibility unchanged."""
+    x_s = augmentation(batch.x_s, generator)
+    x_t = augmentation(batch.x_t, generator) if batch.x_t is not None else None
+    return Batch(x_s, batch.y_s, x_t, batch.visible_s)
 
 
 def _scores(method: Method, task: Task, source: Domain, target: Domain) -> dict[str, float]:
