@@ -8,7 +8,6 @@ import torch
 from uda_nb import methods
 from uda_nb.augment import AUGMENTATIONS, color_jitter, gaussian_blur, get_augmentation
 from uda_nb.experiments import RunSpec, run_key
-from uda_nb.methods.base import Batch
 from uda_nb import train
 from conftest import toy_keypoint_task
 
@@ -86,7 +85,7 @@ def test_augment_enters_the_cache_key_only_when_set():
                                                      augment="appearance"), 0, cpu)
 
 
-def test_fit_augments_source_and_target_batches_but_not_the_targets(monkeypatch):
+def test_fit_augments_source_and_target_batches_but_not_the_targets():
     task = toy_keypoint_task()
     seen = []
 
