@@ -94,11 +94,16 @@ def family_of(domain: str) -> str:
     return "hands" if domain.startswith("hands") else "dsprites"
 
 
+def _recipe_fields(family: str, fields: dict) -> dict:
+    """The recipe's network options and augmentation for ``family``, overridden by the caller's ``fields``."""
+    return {"model": dict(MODEL), "augment": AUGMENT[family], **fields}
+
+
 def pretrain_spec(source: str, sizes: RegDASizes, loss: str = "kl", **fields) -> RunSpec:
     """The source-only model on ``source`` (``loss``: ``"kl"`` = ``L_T``, ``"mse"`` = the L2 baseline)."""
     family = family_of(source)
     steps = _steps(sizes, family, "pretrain")
-    fields = {"model": dict(MODEL), "augment": AUGMENT[family], **fields}
+    fields = _recipe_fields(family, fields)
     return RunSpec("source_only", source=source, target=source, steps=steps, batch_size=sizes.batch_size,
                    lr=PRETRAIN_LR, optimizer="adam", schedule="constant", eval_every=max(1, steps // sizes.evals),
                    eval_samples=sizes.eval_samples, options={"source_loss": "mse"} if loss == "mse" else {},
@@ -123,7 +128,7 @@ def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options
     family = family_of(source)
     steps = _steps(sizes, family, "adapt")
     extra = {"init_modules": ("features", "classifier")} if keep_f else {}
-    fields = {"model": dict(MODEL), "augment": AUGMENT[family], **fields}
+    fields = _recipe_fields(family, fields)
     return RunSpec(method, source=source, target=target, steps=steps, batch_size=sizes.batch_size, lr=ADAPT_LR,
                    optimizer="nesterov", schedule="dann", eval_every=max(1, steps // sizes.evals),
                    eval_samples=sizes.eval_samples, options=dict(options or {}),
