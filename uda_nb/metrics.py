@@ -167,6 +167,21 @@ def predict_keypoints(method: nn.Module, images: torch.Tensor, batch_size: int =
         method.train(was_training)
 
 
+@torch.no_grad()
+def predict_keypoints_by_head(method: nn.Module, images: torch.Tensor, heads: tuple[str, ...],
+                              batch_size: int = 500) -> dict[str, torch.Tensor]:
+    """:func:`predict_keypoints` for several heads at once, ``{head: (N, K, 2)}``: one pass of the feature
+    generator per batch feeds every head (RegDA's f and f' share ``psi``)."""
+    was_training = method.training
+    method.eval()
+    try:
+        parts = [method.predict_keypoints_by_head(images[i:i + batch_size], tuple(heads))
+                 for i in range(0, len(images), batch_size)]
+    finally:
+        method.train(was_training)
+    return {h: torch.cat([p[h] for p in parts]) for h in heads}
+
+
 def keypoint_distances(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """Euclidean pixel distances ``(N, K)`` between predicted and true keypoints ``(N, K, 2)``."""
     if pred.shape != truth.shape or pred.dim() != 3 or pred.shape[-1] != 2:
@@ -271,3 +286,17 @@ def evaluate(method: nn.Module, domain, batch_size: int = 500, head: str = "task
     if getattr(method, "task_kind", "classification") == "keypoints":
         return keypoint_scores(predict_keypoints(method, domain.images, batch_size, head=head), domain)
     return {"acc": accuracy(method, domain, batch_size)}
+
+
+def evaluate_heads(method: nn.Module, domain, heads: tuple[str, ...] = ("task",),
+                   batch_size: int = 500) -> dict[str, dict[str, float]]:
+    """:func:`evaluate` for several heads of a keypoint method on one domain, ``{head: metrics}``, with one
+    feature pass per batch for all of them; a classification model has the one head ``"task"``."""
+    if getattr(method, "task_kind", "classification") != "keypoints":
+        if tuple(heads) != ("task",):
+            raise ValueError(f"{type(method).__name__} is a classifier with the one head 'task', not {tuple(heads)}.")
+        return {"task": evaluate(method, domain, batch_size)}
+    if not domain.has_labels:
+        raise ValueError(f"evaluate_heads() needs labels, but {domain!r} is an unlabeled view.")
+    preds = predict_keypoints_by_head(method, domain.images, tuple(heads), batch_size)
+    return {h: keypoint_scores(p, domain) for h, p in preds.items()}

@@ -24,7 +24,7 @@ from .augment import Augmentation, get_augmentation
 from .config import get_device, quiet
 from .data.domain import Domain, Task
 from .methods.base import Batch, Method
-from .metrics import evaluate, extract_features, proxy_a_distance
+from .metrics import evaluate, evaluate_heads, extract_features, proxy_a_distance
 from .schedules import lr_schedule
 
 
@@ -193,13 +193,29 @@ def _augmented(batch: Batch, augmentation: Augmentation, generator: torch.Genera
 
 def _scores(method: Method, task: Task, source: Domain, target: Domain) -> dict[str, float]:
     """The task's metrics on a source and a target test set, named ``source_<metric>`` / ``target_<metric>``;
-    for a method with an adversarial regressor (RegDA's f') also ``target_<metric>_adversary`` (its Figure 9)."""
-    out = {**{f"source_{k}": v for k, v in evaluate(method, source).items()},
-           **{f"target_{k}": v for k, v in evaluate(method, target).items()}}
-    if "adversarial" in getattr(method, "heads", dict)():
-        adv = evaluate(method, target, head="adversarial")
-        out.update({f"target_{m}_adversary": adv[m] for m in task.metrics})
+    for a method with an adversarial regressor (RegDA's f') also ``target_<metric>_adversary`` (its Figure 9).
+
+    Work is not repeated: f and f' share one feature pass, and a task whose source and target test sets are the
+    same split (a pretraining run names its domain as both) is evaluated once."""
+    heads = ("task", "adversarial") if "adversarial" in getattr(method, "heads", dict)() else ("task",)
+    on_target = evaluate_heads(method, target, heads)
+    on_source = on_target["task"] if _same_split(source, target) else evaluate(method, source)
+    out = {**{f"source_{k}": v for k, v in on_source.items()},
+           **{f"target_{k}": v for k, v in on_target["task"].items()}}
+    if "adversarial" in on_target:
+        out.update({f"target_{m}_adversary": on_target["adversarial"][m] for m in task.metrics})
     return out
+
+
+def _same_split(a: Domain, b: Domain) -> bool:
+    """Whether two test sets hold the same images and targets (then one evaluation serves both)."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or (a.name, a.split, len(a)) != (b.name, b.split, len(b)):
+        return False
+    fields = ("images", "keypoints", "visible") if hasattr(a, "keypoints") else ("images", "labels")
+    pairs = [(getattr(a, f), getattr(b, f)) for f in fields]
+    return all((x is None and y is None) or (x is not None and y is not None and torch.equal(x, y)) for x, y in pairs)
 
 
 def _check_whole(name: str, value, minimum: int, allow_none: bool = False) -> None:

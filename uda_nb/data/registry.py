@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -73,6 +75,40 @@ def available_domains(family: str | None = None) -> list[str]:
     return sorted(name for name, spec in EMBEDDED.items() if family is None or spec.family == family)
 
 
+#: decoded splits kept in memory, least recently used dropped first (the 10 splits of the keypoint domains fit:
+#: about 400 MB of uint8 images)
+DECODED_SPLITS = 12
+_DECODED: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
+
+
+def _decoded_arrays(path: Path, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays of a stored split (built and stored first when missing or corrupt), decoded once per process
+    and file version: a notebook builds a task for every run it trains or loads, and decompressing the same
+    ``.npz`` each time cost a second or more per run. Keyed by the file's path, modification time and size, so
+    a rebuilt file is read again. The arrays are shared, so they are read-only."""
+    key = _file_key(path)
+    if key is not None and key in _DECODED:
+        _DECODED.move_to_end(key)
+        return _DECODED[key]
+    arrays = cached_npz(path, build)
+    for a in arrays.values():
+        a.flags.writeable = False
+    key = _file_key(path)
+    if key is not None:
+        _DECODED[key] = arrays
+        while len(_DECODED) > DECODED_SPLITS:
+            _DECODED.popitem(last=False)
+    return arrays
+
+
+def _file_key(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
 def domain_cache_path(name: str, split: str, seed: int):
     spec = EMBEDDED[name]
     return cache_dir("datasets") / f"{name}-{split}-seed{seed}-v{spec.version}.npz"
@@ -92,19 +128,20 @@ def load_domain(name: str, split: str = "train", seed: int = 0, device: torch.de
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r} for domain {name!r}: use one of {SPLITS}.")
     spec = EMBEDDED[name]
-    arrays = cached_npz(domain_cache_path(name, split, seed), lambda: spec.build(split, seed))
-    images = torch.from_numpy(arrays["images"]).float().div_(255.0)
+    arrays = _decoded_arrays(domain_cache_path(name, split, seed), lambda: spec.build(split, seed))
+    # every tensor is a fresh copy: the decoded arrays are shared by all callers and stay read-only
+    images = torch.from_numpy(arrays["images"].astype(np.float32)).div_(255.0)
     meta = {"description": spec.description, "seed": seed, "version": spec.version, "family": spec.family,
             **(spec.meta or {}),
             **{k: v for k, v in arrays.items() if k not in ("images", "labels", "keypoints", "visible")}}
     if spec.is_keypoints:
         domain = KeypointDomain(name=name, split=split, images=images,
-                                keypoints=torch.from_numpy(arrays["keypoints"]).float(),
-                                visible=torch.from_numpy(arrays["visible"]).bool(),
+                                keypoints=torch.tensor(arrays["keypoints"], dtype=torch.float32),
+                                visible=torch.tensor(arrays["visible"], dtype=torch.bool),
                                 keypoint_names=spec.keypoint_names, skeleton=spec.skeleton,
                                 groups=dict(spec.groups or {}), meta=meta)
     else:
-        domain = Domain(name=name, split=split, images=images, labels=torch.from_numpy(arrays["labels"]).long(),
+        domain = Domain(name=name, split=split, images=images, labels=torch.tensor(arrays["labels"], dtype=torch.long),
                         class_names=spec.class_names, meta=meta)
     if device is not None:
         domain = domain.to(device)

@@ -71,8 +71,11 @@ class RegDASizes:
     evals: int = 5
 
 
-#: measured on the 2-core CPU (benchmarks/RESULTS.md, "RegDA sizing"): the report budget's 02_regda runs in
-#: about 15 minutes from an empty cache
+#: sized from measured step times on the 2-core CPU (benchmarks/RESULTS.md, "RegDA sizing"). From an empty run
+#: cache the report budget's 02_regda took about 12 minutes on 2026-11-23 with the first recipe and 19 minutes
+#: on 2026-12-01 with the present one; a smaller budget that fit 14 minutes that day (150 + 200 / 1,000 + 300
+#: steps) lost the dSprites and hands results (RESULTS.md, "Trimming the report budget"), so the sizes stay. The lecture budget
+#: is the report budget's first seed, so its runs come from the same cache entries.
 SIZES = {
     "smoke": RegDASizes(1, 20, 20, 20, 20, batch_size=16, eval_samples=100, evals=2),
     "lecture": RegDASizes(1, 250, 250, 1000, 500),
