@@ -15,11 +15,12 @@ import torch
 from .base import Batch, Method
 from .dann import DANN, DomainAdversarialLoss, GradientReversal, grad_reverse
 from .keypoint import HeatmapSourceOnly, KeypointMethod
+from .mcd import MCD, classifier_discrepancy
 from .regda import RegDA
 from .source_only import SourceOnly
 
 #: methods per task kind: ``oracle`` is the source-only learner trained on the oracle task
-CLASSIFICATION_METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann": DANN}
+CLASSIFICATION_METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann": DANN, "mcd": MCD}
 KEYPOINT_METHODS = {"source_only": HeatmapSourceOnly, "oracle": HeatmapSourceOnly, "dd": RegDA, "regda": RegDA}
 METHODS = {**KEYPOINT_METHODS, **CLASSIFICATION_METHODS}  # every name create() accepts
 KINDS = {"classification": CLASSIFICATION_METHODS, "keypoints": KEYPOINT_METHODS}
@@ -36,7 +37,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     """A method on the network its task kind calls for.
 
     ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
-    ``name`` is ``source_only``, ``oracle`` (source-only trained on the oracle task) or ``dann``; ``num_classes``
+    ``name`` is ``source_only``, ``oracle`` (source-only trained on the oracle task), ``dann`` or ``mcd`` (two
+    classifiers of the same shape); ``num_classes``
     and ``image_shape`` ``(C, H, W)``: pass ``task.num_classes`` and ``task.image_shape``.
     ``kind="keypoints"``: the heatmap detector of RegDA (:mod:`uda_nb.models.heatmap`); ``name`` is
     ``source_only``, ``oracle``, ``dd`` or ``regda``; ``num_classes`` is the number of keypoints K
@@ -76,7 +78,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         raise ValueError(f"Backbone {backbone!r} does not build a {kind} network: choose one of {BACKBONES[kind]}.")
     method_cls = KINDS[kind][name]
     allowed = [p for p in inspect.signature(method_cls.__init__).parameters
-               if p not in ("self", "features", "classifier", "discriminator", "adversary")]
+               if p not in ("self", "features", "classifier", "classifier2", "discriminator", "adversary")]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(f"Method {name!r} got unknown options {unknown}: its own options are {allowed or 'none'}; "
@@ -90,6 +92,9 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         if name == "dann":
             disc = DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout)
             return DANN(features, classifier, disc, **options)
+        if name == "mcd":
+            return MCD(features, classifier, Classifier(features.out_features, int(num_classes), dropout=dropout),
+                       **options)
         return SourceOnly(features, classifier)
 
     def build_keypoints() -> Method:
@@ -148,6 +153,6 @@ def _image_shape(shape) -> tuple[int, int, int]:
     return dims
 
 
-__all__ = ["Batch", "Method", "SourceOnly", "DANN", "DomainAdversarialLoss", "GradientReversal",
-           "grad_reverse", "KeypointMethod", "HeatmapSourceOnly", "RegDA", "METHODS", "CLASSIFICATION_METHODS",
-           "KEYPOINT_METHODS", "create", "for_task"]
+__all__ = ["Batch", "Method", "SourceOnly", "DANN", "DomainAdversarialLoss", "GradientReversal", "grad_reverse",
+           "MCD", "classifier_discrepancy", "KeypointMethod", "HeatmapSourceOnly", "RegDA", "METHODS",
+           "CLASSIFICATION_METHODS", "KEYPOINT_METHODS", "create", "for_task"]

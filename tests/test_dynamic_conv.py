@@ -1,0 +1,158 @@
+"""DynamicConv2d (DRT eq. 2-5): the static special case, one-hot routing, batched = per-sample, coefficient
+ranges, gradients, recording and bad arguments."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from uda_nb.models.dynamic import IMPLS, VARIANTS, DynamicConv2d, dynamic_layers, recording
+
+
+def _layer(variant="routing", impl="mix", residual="full", k=3, padding=1, stride=1, seed=0, **kw):
+    torch.manual_seed(seed)
+    return DynamicConv2d(5, 6, k, stride=stride, padding=padding, variant=variant, impl=impl, residual=residual,
+                         **kw)
+
+
+def _x(b=4, c=5, side=9, seed=1):
+    return torch.randn(b, c, side, side, generator=torch.Generator().manual_seed(seed))
+
+
+def _force_branch(layer, bias):
+    """Make the branch's output the constant ``bias`` (zero last-layer weights)."""
+    with torch.no_grad():
+        layer.branch[2].weight.zero_()
+        layer.branch[2].bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_zero_residuals_give_exactly_the_static_convolution(impl):
+    x = _x()
+    routing = _layer("routing", impl)
+    with torch.no_grad():
+        routing.bases.zero_()
+    static = F.conv2d(x, routing.weight, routing.bias, 1, 1)
+    # the same numbers up to float rounding (the batched forms run other convolution kernels)
+    assert torch.allclose(routing(x), static, atol=1e-6)
+    attention = _layer("attention", impl)
+    _force_branch(attention, [-1e4] * 6)  # sigmoid(-1e4) == 0 in float32: Lambda = 0
+    assert torch.allclose(attention(x), F.conv2d(x, attention.weight, attention.bias, 1, 1), atol=1e-6)
+    plain = _layer("static", impl)
+    assert plain.branch is None and plain.bases is None
+    assert torch.equal(plain(x), F.conv2d(x, plain.weight, plain.bias, 1, 1))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("i", [0, 3])
+def test_one_hot_routing_gives_w0_plus_phi_i(impl, i):
+    layer = _layer("routing", impl)
+    hot = [0.0] * 4
+    hot[i] = 1e4
+    _force_branch(layer, hot)
+    x = _x()
+    expected = F.conv2d(x, layer.weight + layer.basis(i), layer.bias, 1, 1)
+    assert torch.allclose(layer(x), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_combined_is_one_plus_lambda_times_w0_plus_the_routed_residual(impl):
+    layer = _layer("combined", impl)
+    lam = torch.linspace(-2, 2, 6)
+    _force_branch(layer, torch.cat([lam, torch.tensor([1e4, 0, 0, 0])]))
+    x = _x()
+    w = (1 + torch.sigmoid(lam)).view(6, 1, 1, 1) * layer.weight + layer.basis(0)
+    assert torch.allclose(layer(x), F.conv2d(x, w, layer.bias, 1, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("residual,k,padding,stride", [("full", 3, 1, 1), ("full", 5, 0, 2), ("1x1", 3, 1, 1)])
+def test_batched_equals_a_per_sample_loop(variant, impl, channels_last, residual, k, padding, stride):
+    layer = _layer(variant, impl, residual, k=k, padding=padding, stride=stride)
+    x = _x(b=5, side=11)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        layer = layer.to(memory_format=torch.channels_last)
+    out = layer(x)
+    kernels = layer.kernel_for(x)
+    loop = torch.cat([F.conv2d(x[b:b + 1], kernels[b], layer.bias, stride, padding) for b in range(len(x))])
+    assert out.shape == loop.shape
+    assert torch.allclose(out, loop, atol=1e-5, rtol=1e-4)
+    # and different images really get different kernels
+    if variant != "static":
+        assert not torch.allclose(kernels[0], kernels[1])
+
+
+def test_both_implementations_agree():
+    x = _x()
+    for variant in VARIANTS:
+        a, b = _layer(variant, "mix"), _layer(variant, "grouped")
+        assert torch.allclose(a(x), b(x), atol=1e-5)
+
+
+def test_1x1_residual_is_the_reference_codes_k_1x1_convolutions_added_to_the_static_output():
+    layer = _layer("routing", residual="1x1")
+    x = _x()
+    assert layer.basis(0).shape == (6, 5, 1, 1) and layer.bases.shape == (24, 5, 1, 1)
+    pi = layer.dynamic_coefficients(x)["routing"]
+    ref = F.conv2d(x, layer.weight, layer.bias, 1, 1) + sum(
+        pi[:, i].view(-1, 1, 1, 1) * F.conv2d(x, layer.basis(i)) for i in range(4))
+    assert torch.allclose(layer(x), ref, atol=1e-5)
+
+
+def test_routing_sums_to_one_and_attention_lies_in_0_1():
+    layer = _layer("combined")
+    c = layer.dynamic_coefficients(_x(b=16) * 5)
+    assert c["routing"].shape == (16, 4) and c["attention"].shape == (16, 6)
+    assert torch.allclose(c["routing"].sum(1), torch.ones(16))
+    assert bool((c["routing"] > 0).all()) and bool(((c["attention"] > 0) & (c["attention"] < 1)).all())
+    assert "routing" not in _layer("attention").dynamic_coefficients(_x())
+    assert "attention" not in _layer("routing").dynamic_coefficients(_x())
+
+
+def test_a_three_channel_first_layer_still_has_a_hidden_unit_floor():
+    layer = DynamicConv2d(3, 8, 5, reduction=16, min_hidden=4)
+    assert layer.branch[0].out_features == 4
+    assert DynamicConv2d(64, 8, 3, reduction=4).branch[0].out_features == 16
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_gradients_reach_w0_every_phi_and_the_branch(impl):
+    layer = _layer("combined", impl)
+    layer(_x()).square().mean().backward()
+    assert layer.weight.grad.abs().sum() > 0 and layer.bias.grad.abs().sum() > 0
+    for i in range(layer.num_bases):
+        assert layer.bases.grad[i * 6:(i + 1) * 6].abs().sum() > 0, f"Phi_{i} got no gradient"
+    for p in layer.branch.parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_recording_keeps_detached_coefficients_only_inside_the_block():
+    net = torch.nn.Sequential(_layer("routing"), torch.nn.ReLU(), DynamicConv2d(6, 6, 3, padding=1,
+                                                                                 variant="attention"))
+    x = _x()
+    net(x)
+    assert all(not layer.coefficients for layer in dynamic_layers(net).values())
+    with recording(net) as layers:
+        net(x)
+        assert list(layers) == ["0", "2"]
+        assert layers["0"].coefficients["routing"].shape == (4, 4)
+        assert layers["2"].coefficients["attention"].shape == (4, 6)
+        assert not layers["0"].coefficients["routing"].requires_grad
+    assert not any(layer.record for layer in dynamic_layers(net).values())
+
+
+def test_bad_arguments_and_inputs_are_explained():
+    with pytest.raises(ValueError, match="Unknown DRT variant 'route'"):
+        DynamicConv2d(3, 4, 3, variant="route")
+    with pytest.raises(ValueError, match="num_bases"):
+        DynamicConv2d(3, 4, 3, num_bases=0)
+    with pytest.raises(ValueError, match="odd kernel"):
+        DynamicConv2d(3, 4, 4, residual="1x1")
+    with pytest.raises(ValueError, match="Unknown impl"):
+        DynamicConv2d(3, 4, 3, impl="loop")
+    with pytest.raises(ValueError, match=r"expects \(B, 5, H, W\)"):
+        _layer()(torch.randn(2, 3, 8, 8))
