@@ -24,16 +24,17 @@ CLASSIFICATION_METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann
 KEYPOINT_METHODS = {"source_only": HeatmapSourceOnly, "oracle": HeatmapSourceOnly, "dd": RegDA, "regda": RegDA}
 METHODS = {**KEYPOINT_METHODS, **CLASSIFICATION_METHODS}  # every name create() accepts
 KINDS = {"classification": CLASSIFICATION_METHODS, "keypoints": KEYPOINT_METHODS}
-BACKBONES = {"classification": ("digits",),
+BACKBONES = {"classification": ("digits", "drt-digits"),
              "keypoints": ("heatmap-tiny", "heatmap-small", "heatmap-medium", "resnet18")}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
-_NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer")
+_NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
+                    "num_bases")
 
 
 def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, kind: str = "classification",
-           backbone: str | None = None, norm: str = "center", batch_norm: bool = False, dropout: float = 0.0,
+           backbone: str | None = None, norm: str = "center", batch_norm: bool | None = None, dropout: float = 0.0,
            disc_hidden: tuple[int, ...] = (100,), weights: str | None = None, norm_layer: str = "batch",
-           seed: int | None = None, **options) -> Method:
+           dynamic: str | None = None, num_bases: int = 4, seed: int | None = None, **options) -> Method:
     """A method on the network its task kind calls for.
 
     ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
@@ -44,14 +45,18 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     ``source_only``, ``oracle``, ``dd`` or ``regda``; ``num_classes`` is the number of keypoints K
     (``task.num_classes``). ``backbone``: ``digits`` for classification; ``heatmap-tiny`` (default),
     ``heatmap-small``, ``heatmap-medium`` or ``resnet18`` (with ``weights=<local state dict>`` or random) for
-    keypoints. :func:`for_task` reads ``kind`` and the keypoint options from a task.
+    keypoints; ``drt-digits`` for classification is the three-stage digits network of DRT with a dynamic residual
+    on every convolution (:class:`uda_nb.models.DynamicDigitsFeatures`; ``dynamic``: ``"routing"`` (default),
+    ``"attention"``, ``"combined"`` or ``"static"``, the same network without residuals; ``num_bases``: K).
+    ``batch_norm``: ``None`` is the backbone's default (off for ``digits``, on for ``drt-digits``).
+    :func:`for_task` reads ``kind`` and the keypoint options from a task.
     ``seed``: when given, the weights are initialised from ``torch.manual_seed(seed)`` inside
     ``torch.random.fork_rng`` (the global RNG is left as it was), so ``create(..., seed=0)`` builds the same
     weights every time, the same as ``seed_everything(0); create(...)`` and as ``experiments.run(spec, 0)``.
     ``None`` draws from the global RNG. Extra ``options`` go to the method (e.g. ``gamma``, ``lambda_max``
     for DANN; ``variant``, ``eta``, ``area`` for RegDA).
     """
-    from ..models import Classifier, DigitsFeatures, DomainDiscriminator
+    from ..models import Classifier, DigitsFeatures, DomainDiscriminator, DynamicDigitsFeatures
 
     if kind not in KINDS:
         raise ValueError(f"Unknown task kind {kind!r}: use 'classification' or 'keypoints' (task.kind).")
@@ -76,6 +81,9 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     backbone = DEFAULT_BACKBONE[kind] if backbone is None else backbone
     if backbone not in BACKBONES[kind]:
         raise ValueError(f"Backbone {backbone!r} does not build a {kind} network: choose one of {BACKBONES[kind]}.")
+    if dynamic is not None and backbone != "drt-digits":
+        raise ValueError(f"dynamic={dynamic!r} is an option of the DRT backbone: pass backbone='drt-digits' (the "
+                         f"{backbone!r} network has no dynamic layers).")
     method_cls = KINDS[kind][name]
     allowed = [p for p in inspect.signature(method_cls.__init__).parameters
                if p not in ("self", "features", "classifier", "classifier2", "discriminator", "adversary")]
@@ -87,7 +95,12 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         raise TypeError(f"seed must be an int or None, got {seed!r}.")
 
     def build_classification() -> Method:
-        features = DigitsFeatures(channels, norm=norm, batch_norm=batch_norm, image_size=(height, width))
+        if backbone == "drt-digits":
+            features = DynamicDigitsFeatures(channels, dynamic=dynamic or "routing", num_bases=num_bases, norm=norm,
+                                             batch_norm=True if batch_norm is None else bool(batch_norm),
+                                             image_size=(height, width))
+        else:
+            features = DigitsFeatures(channels, norm=norm, batch_norm=bool(batch_norm), image_size=(height, width))
         classifier = Classifier(features.out_features, int(num_classes), dropout=dropout)
         if name == "dann":
             disc = DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout)
