@@ -30,7 +30,8 @@ Two batched implementations, no per-sample Python loop (``impl``):
   convolution with the ``K + 1`` kernels stacked, then a per-sample weighted sum (``K + 1`` times the static
   FLOPs, in the well-optimised dense convolution);
 * ``"grouped"`` (default): build each image's kernel ``W(x_b)`` and run one grouped convolution with
-  ``groups = B`` (the static FLOPs plus the aggregation, in a grouped convolution).
+  ``groups = B`` (the static FLOPs plus the aggregation, in a grouped convolution). Channel attention alone
+  (no bases) always takes the first form, which is then one static convolution with rescaled outputs.
 
 Measured on the 2-core CPU (``benchmarks/bench_dynamic.py``, batch 64, K = 4, forward + backward): ``grouped``
 costs 2.1-2.5x the static layer on contiguous inputs (2.3-3.2x channels-last) and ``mix`` 4.4-14x
@@ -158,8 +159,9 @@ class DynamicConv2d(nn.Module):
             self.coefficients = {k: v.detach() for k, v in coeff.items()}
         if not coeff:
             return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
-        if self.impl == "grouped":
+        if self.impl == "grouped" and self.num_bases:
             return self._grouped(x, coeff)
+        # channel attention alone is one static convolution with its outputs rescaled: no per-image kernels
         return self._mix(x, coeff)
 
     def _mix(self, x: torch.Tensor, coeff: dict[str, torch.Tensor]) -> torch.Tensor:
