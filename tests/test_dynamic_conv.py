@@ -156,3 +156,18 @@ def test_bad_arguments_and_inputs_are_explained():
         DynamicConv2d(3, 4, 3, impl="loop")
     with pytest.raises(ValueError, match=r"expects \(B, 5, H, W\)"):
         _layer()(torch.randn(2, 3, 8, 8))
+
+
+def test_mac_count_by_hand():
+    from uda_nb.models.flops import count_macs
+
+    net = torch.nn.Sequential(DynamicConv2d(3, 4, 3, padding=1, variant="combined", num_bases=2, min_hidden=4),
+                              torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 10))
+    counts = count_macs(net, (3, 8, 8))
+    static = 4 * 3 * 9 * 8 * 8 + 4 * 64 * 10  # the 3x3 convolution over 8 x 8 outputs, then the linear layer
+    # branch: pool 3 * 64 adds, FC 3 -> 4, FC 4 -> (4 attention + 2 routing); aggregation: 108 kernel entries x (2 + 1)
+    dynamic = 3 * 64 + 3 * 4 + 4 * 6 + 108 * 3
+    assert counts == {"static": static, "dynamic": dynamic, "total": static + dynamic}
+    plain = torch.nn.Sequential(DynamicConv2d(3, 4, 3, padding=1, variant="static"), torch.nn.Flatten(),
+                                torch.nn.Linear(256, 10))
+    assert count_macs(plain, (3, 8, 8)) == {"static": static, "dynamic": 0, "total": static}
