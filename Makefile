@@ -23,10 +23,12 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # One pytest session so CI reads one summary line. nbval runs the notebooks in the smoke budget; their
-# claims go to a scratch folder so the committed reports/ are never overwritten by a smoke run.
+# claims go to a scratch folder so the committed reports/ are never overwritten by a smoke run. A cell that
+# hangs (a kernel that stops answering, seen once in an ipywidgets cell) fails after 15 minutes instead of
+# holding the whole CI run.
 test: $(STAMP)
 	UDA_NB_BUDGET=smoke UDA_NB_CLAIMS_DIR=$(CURDIR)/.nbval_out MPLBACKEND=Agg \
-		$(PY) -m pytest -p no:cacheprovider tests $(NOTEBOOKS) --nbval-lax --nbval-current-env
+		$(PY) -m pytest -p no:cacheprovider tests $(NOTEBOOKS) --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
 unit: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests -m "not claims"
