@@ -158,13 +158,7 @@ def _numpy(x) -> np.ndarray:
 def predict_keypoints(method: nn.Module, images: torch.Tensor, batch_size: int = 500, head: str = "task") -> torch.Tensor:
     """Keypoint predictions ``(N, K, 2)`` in image pixels from a keypoint method (``method.predict_keypoints``),
     in eval mode (train mode restored). ``head``: ``"task"`` (the regressor f) or ``"adversarial"`` (f')."""
-    was_training = method.training
-    method.eval()
-    try:
-        return torch.cat([method.predict_keypoints(images[i:i + batch_size], head=head)
-                          for i in range(0, len(images), batch_size)])
-    finally:
-        method.train(was_training)
+    return predict_keypoints_by_head(method, images, (head,), batch_size)[head]
 
 
 @torch.no_grad()
@@ -284,7 +278,7 @@ def evaluate(method: nn.Module, domain, batch_size: int = 500, head: str = "task
     if not domain.has_labels:
         raise ValueError(f"evaluate() needs labels, but {domain!r} is an unlabeled view.")
     if getattr(method, "task_kind", "classification") == "keypoints":
-        return keypoint_scores(predict_keypoints(method, domain.images, batch_size, head=head), domain)
+        return evaluate_heads(method, domain, (head,), batch_size)[head]
     return {"acc": accuracy(method, domain, batch_size)}
 
 

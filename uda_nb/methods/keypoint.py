@@ -51,11 +51,7 @@ class KeypointMethod(Method):
 
     def predict_keypoints(self, x: torch.Tensor, head: str = "task") -> torch.Tensor:
         """``J(head(psi(x)))``: ``(B, K, 2)`` pixel positions (no gradient)."""
-        heads = self.heads()
-        if head not in heads:
-            raise ValueError(f"{type(self).__name__} has no head {head!r}; it has {list(heads)}.")
-        with torch.no_grad():
-            return heatmap_argmax(heads[head](self.features(x)), self.stride)
+        return self.predict_keypoints_by_head(x, (head,))[head]
 
     def predict_keypoints_by_head(self, x: torch.Tensor, heads: tuple[str, ...]) -> dict[str, torch.Tensor]:
         """``{head: J(head(psi(x)))}`` ``(B, K, 2)`` for several regressors from one pass of ``psi`` (the same

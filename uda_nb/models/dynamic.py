@@ -181,28 +181,27 @@ class DynamicConv2d(nn.Module):
 
     def _grouped(self, x: torch.Tensor, coeff: dict[str, torch.Tensor]) -> torch.Tensor:
         b, c = x.shape[0], self.out_channels
-        w = self.weight.unsqueeze(0)  # (1, C_out, C_in, k, k)
-        if "attention" in coeff:
-            w = w * (1.0 + coeff["attention"]).view(b, c, 1, 1, 1)
-        else:
-            w = w.expand(b, *self.weight.shape)
-        if self.num_bases:
-            w = w + torch.einsum("bk,kocij->bocij", coeff["routing"], self._full_bases())
+        w = self._kernels(b, coeff)
         flat = x.reshape(1, b * self.in_channels, *x.shape[-2:])
         y = F.conv2d(flat, w.reshape(b * c, self.in_channels, self.kernel_size, self.kernel_size), None,
                      self.stride, self.padding, groups=b)
         y = y.view(b, c, *y.shape[-2:])
         return y + self.bias.view(1, c, 1, 1) if self.bias is not None else y
 
-    def kernel_for(self, x: torch.Tensor) -> torch.Tensor:
-        """The per-image kernels ``W(x_b)`` ``(B, C_out, C_in, k, k)`` (eq. 2; for plots and tests)."""
-        coeff = self.dynamic_coefficients(x)
-        w = self.weight.unsqueeze(0).expand(x.shape[0], *self.weight.shape)
+    def _kernels(self, b: int, coeff: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``(B, C_out, C_in, k, k)``: ``(1 + Lambda) W0 + sum_i pi_i Phi_i`` per image (eq. 5's terms present)."""
+        w = self.weight.unsqueeze(0)
         if "attention" in coeff:
-            w = w * (1.0 + coeff["attention"]).view(x.shape[0], self.out_channels, 1, 1, 1)
+            w = w * (1.0 + coeff["attention"]).view(b, self.out_channels, 1, 1, 1)
+        else:
+            w = w.expand(b, *self.weight.shape)
         if self.num_bases:
             w = w + torch.einsum("bk,kocij->bocij", coeff["routing"], self._full_bases())
         return w
+
+    def kernel_for(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-image kernels ``W(x_b)`` ``(B, C_out, C_in, k, k)`` (eq. 2; for plots and tests)."""
+        return self._kernels(x.shape[0], self.dynamic_coefficients(x))
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
