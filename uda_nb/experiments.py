@@ -100,6 +100,9 @@ class RunSpec:
         if self.augment is not None:
             from .augment import get_augmentation
             get_augmentation(self.augment)  # a clear error for an unknown name
+        if self.method == "adda" and (self.init_from is None or "classifier" not in self.init_modules):
+            raise ValueError("RunSpec: ADDA adapts a trained source model: pass init_from=<a source_only spec on the "
+                             "same network> and init_modules=('features', 'classifier') (uda_nb.methods.adda).")
         if self.init_from is not None:
             if not isinstance(self.init_from, RunSpec):
                 raise TypeError(f"RunSpec: init_from must be a RunSpec (the pretraining run), got "

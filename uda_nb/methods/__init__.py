@@ -12,6 +12,7 @@ import numbers
 
 import torch
 
+from .adda import ADDA
 from .base import Batch, Method
 from .dann import DANN, DomainAdversarialLoss, GradientReversal, grad_reverse
 from .keypoint import HeatmapSourceOnly, KeypointMethod
@@ -20,12 +21,13 @@ from .regda import RegDA
 from .source_only import SourceOnly
 
 #: methods per task kind: ``oracle`` is the source-only learner trained on the oracle task
-CLASSIFICATION_METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann": DANN, "mcd": MCD}
+CLASSIFICATION_METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann": DANN, "mcd": MCD,
+                          "adda": ADDA}
 KEYPOINT_METHODS = {"source_only": HeatmapSourceOnly, "oracle": HeatmapSourceOnly, "dd": RegDA, "regda": RegDA}
 METHODS = {**KEYPOINT_METHODS, **CLASSIFICATION_METHODS}  # every name create() accepts
 KINDS = {"classification": CLASSIFICATION_METHODS, "keypoints": KEYPOINT_METHODS}
 BACKBONES = {"classification": ("digits", "drt-digits"),
-             "keypoints": ("heatmap-tiny", "heatmap-small", "heatmap-medium", "resnet18")}
+             "keypoints": ("heatmap-tiny", "heatmap-lean", "heatmap-small", "heatmap-medium", "resnet18")}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
 _NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
                     "num_bases")
@@ -38,13 +40,14 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     """A method on the network its task kind calls for.
 
     ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
-    ``name`` is ``source_only``, ``oracle`` (source-only trained on the oracle task), ``dann`` or ``mcd`` (two
-    classifiers of the same shape); ``num_classes``
+    ``name`` is ``source_only``, ``oracle`` (source-only trained on the oracle task), ``dann``, ``mcd`` (two
+    classifiers of the same shape) or ``adda`` (start it from a source-only run: :mod:`uda_nb.methods.adda`);
+    ``num_classes``
     and ``image_shape`` ``(C, H, W)``: pass ``task.num_classes`` and ``task.image_shape``.
     ``kind="keypoints"``: the heatmap detector of RegDA (:mod:`uda_nb.models.heatmap`); ``name`` is
     ``source_only``, ``oracle``, ``dd`` or ``regda``; ``num_classes`` is the number of keypoints K
     (``task.num_classes``). ``backbone``: ``digits`` for classification; ``heatmap-tiny`` (default),
-    ``heatmap-small``, ``heatmap-medium`` or ``resnet18`` (with ``weights=<local state dict>`` or random) for
+    ``heatmap-lean``, ``heatmap-small``, ``heatmap-medium`` or ``resnet18`` (with ``weights=<local state dict>`` or random) for
     keypoints; ``drt-digits`` for classification is the three-stage digits network of DRT with a dynamic residual
     on every convolution (:class:`uda_nb.models.DynamicDigitsFeatures`; ``dynamic``: ``"routing"`` (default),
     ``"attention"``, ``"combined"`` or ``"static"``, the same network without residuals; ``num_bases``: K).
@@ -105,6 +108,10 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         if name == "dann":
             disc = DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout)
             return DANN(features, classifier, disc, **options)
+        if name == "adda":
+            return ADDA(features, classifier,
+                        DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout),
+                        **options)
         if name == "mcd":
             return MCD(features, classifier, Classifier(features.out_features, int(num_classes), dropout=dropout),
                        **options)
@@ -166,6 +173,6 @@ def _image_shape(shape) -> tuple[int, int, int]:
     return dims
 
 
-__all__ = ["Batch", "Method", "SourceOnly", "DANN", "DomainAdversarialLoss", "GradientReversal", "grad_reverse",
+__all__ = ["Batch", "Method", "SourceOnly", "DANN", "ADDA", "DomainAdversarialLoss", "GradientReversal", "grad_reverse",
            "MCD", "classifier_discrepancy", "KeypointMethod", "HeatmapSourceOnly", "RegDA", "METHODS",
            "CLASSIFICATION_METHODS", "KEYPOINT_METHODS", "create", "for_task"]
