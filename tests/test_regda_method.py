@@ -199,3 +199,19 @@ def test_resnet18_trunk_for_real_data_builds_and_needs_existing_weights(tmp_path
                        weights=str(tmp_path / "missing.pth"))
     with pytest.raises(ValueError, match="multiples of 32"):
         methods.create("source_only", 21, (3, 48, 48), kind="keypoints", backbone="resnet18")
+
+
+def test_lean_trunk_drops_the_half_resolution_refinement_and_halves_the_heads():
+    """``heatmap-lean`` is ``heatmap-tiny`` without the stride-1 conv of the first stage and with heads of width
+    16: one convolution fewer in psi, same output stride and shape."""
+    tiny = methods.create("regda", 21, (3, 64, 64), kind="keypoints", backbone="heatmap-tiny", seed=0)
+    lean = methods.create("regda", 21, (3, 64, 64), kind="keypoints", backbone="heatmap-lean", seed=0)
+    convs = lambda m: [c for c in m.features.modules() if isinstance(c, torch.nn.Conv2d)]  # noqa: E731
+    assert len(convs(lean)) == len(convs(tiny)) - 1
+    assert convs(lean)[1].stride == (2, 2) and convs(tiny)[1].stride == (1, 1)  # stage 1 goes straight on down
+    assert lean.classifier.net[0].out_channels == 16 and tiny.classifier.net[0].out_channels == 32
+    x = torch.rand(2, 3, 64, 64)
+    assert lean(x).shape == tiny(x).shape == (2, 21, 16, 16)
+    with pytest.raises(ValueError, match="one per stage"):
+        from uda_nb.models import HeatmapTrunk
+        HeatmapTrunk(3, (16, 32, 48), refine=(True, False))

@@ -30,13 +30,14 @@ BACKBONES = {"classification": ("digits", "drt-digits"),
              "keypoints": ("heatmap-tiny", "heatmap-lean", "heatmap-small", "heatmap-medium", "resnet18")}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
 _NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
-                    "num_bases")
+                    "num_bases", "widths")
 
 
 def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, kind: str = "classification",
            backbone: str | None = None, norm: str = "center", batch_norm: bool | None = None, dropout: float = 0.0,
            disc_hidden: tuple[int, ...] = (100,), weights: str | None = None, norm_layer: str = "batch",
-           dynamic: str | None = None, num_bases: int = 4, seed: int | None = None, **options) -> Method:
+           dynamic: str | None = None, num_bases: int = 4, widths: tuple[int, ...] | None = None,
+           seed: int | None = None, **options) -> Method:
     """A method on the network its task kind calls for.
 
     ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
@@ -50,7 +51,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     ``heatmap-lean``, ``heatmap-small``, ``heatmap-medium`` or ``resnet18`` (with ``weights=<local state dict>`` or random) for
     keypoints; ``drt-digits`` for classification is the three-stage digits network of DRT with a dynamic residual
     on every convolution (:class:`uda_nb.models.DynamicDigitsFeatures`; ``dynamic``: ``"routing"`` (default),
-    ``"attention"``, ``"combined"`` or ``"static"``, the same network without residuals; ``num_bases``: K).
+    ``"attention"``, ``"combined"`` or ``"static"``, the same network without residuals; ``num_bases``: K;
+    ``widths``: its three stage widths, default 32-48-64).
     ``batch_norm``: ``None`` is the backbone's default (off for ``digits``, on for ``drt-digits``).
     :func:`for_task` reads ``kind`` and the keypoint options from a task.
     ``seed``: when given, the weights are initialised from ``torch.manual_seed(seed)`` inside
@@ -84,8 +86,9 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     backbone = DEFAULT_BACKBONE[kind] if backbone is None else backbone
     if backbone not in BACKBONES[kind]:
         raise ValueError(f"Backbone {backbone!r} does not build a {kind} network: choose one of {BACKBONES[kind]}.")
-    if dynamic is not None and backbone != "drt-digits":
-        raise ValueError(f"dynamic={dynamic!r} is an option of the DRT backbone: pass backbone='drt-digits' (the "
+    if (dynamic is not None or widths is not None) and backbone != "drt-digits":
+        what = f"dynamic={dynamic!r}" if dynamic is not None else f"widths={widths!r}"
+        raise ValueError(f"{what} is an option of the DRT backbone: pass backbone='drt-digits' (the "
                          f"{backbone!r} network has no dynamic layers).")
     method_cls = KINDS[kind][name]
     allowed = [p for p in inspect.signature(method_cls.__init__).parameters
@@ -101,7 +104,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         if backbone == "drt-digits":
             features = DynamicDigitsFeatures(channels, dynamic=dynamic or "routing", num_bases=num_bases, norm=norm,
                                              batch_norm=True if batch_norm is None else bool(batch_norm),
-                                             image_size=(height, width))
+                                             image_size=(height, width),
+                                             **({} if widths is None else {"widths": tuple(widths)}))
         else:
             features = DigitsFeatures(channels, norm=norm, batch_norm=bool(batch_norm), image_size=(height, width))
         classifier = Classifier(features.out_features, int(num_classes), dropout=dropout)

@@ -19,9 +19,13 @@ from torch import nn
 
 from .backbones import InputNorm
 
-#: trunk presets measured in benchmarks/bench_heatmap.py: (strided conv widths, upsampling width, head width)
+#: trunk presets measured in benchmarks/bench_heatmap.py: strided conv widths, upsampling width, head width and,
+#: optionally, which stages keep their stride-1 conv (``refine``; all by default). ``lean`` is ``tiny`` without the
+#: stride-1 conv at half resolution (the costliest layer per MAC: 16 channels at 32 x 32) and with heads half as
+#: wide, about 25-30 % less time per step (benchmarks/RESULTS.md, "A leaner heatmap network").
 HEATMAP_SIZES = {
     "tiny": {"widths": (16, 32, 48), "up_width": 32, "head_width": 32},
+    "lean": {"widths": (16, 32, 48), "up_width": 32, "head_width": 16, "refine": (False, True, True)},
     "small": {"widths": (24, 48, 64), "up_width": 48, "head_width": 48},
     "medium": {"widths": (32, 64, 128), "up_width": 64, "head_width": 64},
 }
@@ -45,22 +49,28 @@ def _conv_bn(cin: int, cout: int, stride: int = 1, kernel: int = 3, norm: str = 
 
 
 class HeatmapTrunk(nn.Module):
-    """``psi``: input normalisation, ``len(widths)`` stages (a stride-2 conv then a stride-1 conv, each
-    Conv-BN-ReLU), then ``upsample`` transposed 4x4 stride-2 convolutions of ``up_width`` channels (Simple
+    """``psi``: input normalisation, ``len(widths)`` stages (a stride-2 conv then, where ``refine`` says so (every
+    stage by default), a stride-1 conv, each Conv-BN-ReLU), then ``upsample`` transposed 4x4 stride-2 convolutions of ``up_width`` channels (Simple
     Baseline's deconvolution head). Output stride ``2 ** (len(widths) - upsample)``.
 
     ``(B, in_channels, H, W)`` -> ``(B, up_width, H / stride, W / stride)``.
     """
 
     def __init__(self, in_channels: int = 3, widths: tuple[int, ...] = (16, 32, 48), up_width: int = 32,
-                 upsample: int = 1, norm: str = "center", norm_layer: str = "batch"):
+                 upsample: int = 1, norm: str = "center", norm_layer: str = "batch",
+                 refine: tuple[bool, ...] | None = None):
         super().__init__()
         if upsample >= len(widths):
             raise ValueError(f"upsample={upsample} must be smaller than the number of strided stages {len(widths)}.")
+        refine = (True,) * len(widths) if refine is None else tuple(refine)
+        if len(refine) != len(widths):
+            raise ValueError(f"refine has {len(refine)} flags for {len(widths)} stages: give one per stage.")
         layers: list[nn.Module] = [InputNorm(norm)]
         cin = in_channels
-        for i, w in enumerate(widths):
-            layers += _conv_bn(cin, w, 2, 5 if i == 0 else 3, norm_layer) + _conv_bn(w, w, norm=norm_layer)
+        for i, (w, extra) in enumerate(zip(widths, refine)):
+            layers += _conv_bn(cin, w, 2, 5 if i == 0 else 3, norm_layer)
+            if extra:
+                layers += _conv_bn(w, w, norm=norm_layer)
             cin = w
         for _ in range(upsample):
             layers += [nn.ConvTranspose2d(cin, up_width, 4, 2, 1, bias=False), _norm(norm_layer, up_width),
@@ -133,7 +143,7 @@ class ResNetTrunk(nn.Module):
 
 def heatmap_trunk(backbone: str, in_channels: int, image_size: tuple[int, int], norm: str = "center",
                   weights: str | Path | None = None, norm_layer: str = "batch") -> nn.Module:
-    """``psi`` by name: ``heatmap-tiny`` / ``heatmap-small`` / ``heatmap-medium`` (:data:`HEATMAP_SIZES`, trained
+    """``psi`` by name: ``heatmap-tiny`` / ``heatmap-lean`` / ``heatmap-small`` / ``heatmap-medium`` (:data:`HEATMAP_SIZES`, trained
     from scratch) or ``resnet18`` (:class:`ResNetTrunk`). The image sides must be multiples of the stride."""
     if backbone == "resnet18":
         trunk = ResNetTrunk(in_channels, weights=weights, norm=norm)
@@ -143,7 +153,8 @@ def heatmap_trunk(backbone: str, in_channels: int, image_size: tuple[int, int], 
             raise ValueError(f"Unknown heatmap backbone {backbone!r}: choose one of "
                              f"{[f'heatmap-{s}' for s in HEATMAP_SIZES] + ['resnet18']}.")
         preset = HEATMAP_SIZES[size]
-        trunk = HeatmapTrunk(in_channels, preset["widths"], preset["up_width"], norm=norm, norm_layer=norm_layer)
+        trunk = HeatmapTrunk(in_channels, preset["widths"], preset["up_width"], norm=norm, norm_layer=norm_layer,
+                             refine=preset.get("refine"))
     h, w = image_size
     need = 32 if backbone == "resnet18" else 2 ** len(HEATMAP_SIZES.get(backbone.removeprefix("heatmap-"),
                                                                          {"widths": (0,) * 3})["widths"])
