@@ -1,4 +1,4 @@
-"""Proxy A-distance, gap covered, accuracy."""
+"""Proxy A-distance, the linear probe, gap covered, accuracy."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from uda_nb.data import Domain
-from uda_nb.metrics import accuracy, domain_classifier_accuracy, gap_covered, knn_domain_mixing, mean_std, proxy_a_distance
+from uda_nb.metrics import (accuracy, domain_classifier_accuracy, gap_covered, knn_domain_mixing, linear_probe_accuracy,
+                            mean_std, proxy_a_distance)
 
 
 def test_a_distance_near_zero_for_one_distribution():
@@ -38,6 +39,25 @@ def test_a_distance_is_seeded_and_checks_shapes():
         proxy_a_distance(a, rng.normal(size=(300, 6)))
     with pytest.raises(ValueError, match="at least 4"):
         proxy_a_distance(a[:2], b[:2])
+
+
+def test_linear_probe_reads_what_the_features_carry_and_nothing_else():
+    rng = np.random.default_rng(5)
+    labels = np.repeat(np.arange(5), 120)  # five domains
+    centres = rng.normal(size=(5, 4)) * 3.0
+    separable = centres[labels] + rng.normal(size=(600, 4)) * 0.3
+    assert linear_probe_accuracy(separable, labels, seed=0) > 0.97
+    noise = rng.normal(size=(600, 4))  # no domain information: chance is 1/5
+    assert abs(linear_probe_accuracy(noise, labels, seed=0) - 0.2) < 0.08
+    # half of the features informative: in between
+    mixed = np.where(rng.random(600)[:, None] < 0.5, separable, noise)
+    assert 0.4 < linear_probe_accuracy(mixed, labels, seed=0) < 0.8
+    assert linear_probe_accuracy(torch.tensor(separable), torch.tensor(labels), seed=3) == \
+        linear_probe_accuracy(separable, labels, seed=3)
+    with pytest.raises(ValueError, match="two labels"):
+        linear_probe_accuracy(noise, np.zeros(600))
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        linear_probe_accuracy(noise[:, 0], labels)
 
 
 def test_gap_covered_hand_values():

@@ -47,30 +47,49 @@ def accuracy(model: nn.Module, domain: Domain, batch_size: int = 1000) -> float:
     return float((pred == domain.labels.to(pred.device)).float().mean())
 
 
+def linear_probe_accuracy(features, labels, seed: int = 0, C: float = 1.0) -> float:
+    """Held-out accuracy of a linear probe: ``features`` ``(N, D)`` and integer ``labels`` ``(N,)`` (tensors or
+    arrays) are split half/half into a training and a test set, stratified by label; a logistic regression on
+    standardised features (multinomial for more than two labels) learns the labels; returns its
+    accuracy on the test half. Seeded. Used for the proxy A-distance (two labels: source, target) and DRT's
+    domain probe on dynamic coefficients (one label per domain)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = _numpy(features), _numpy(labels).ravel()
+    if x.ndim != 2 or len(x) != len(y):
+        raise ValueError(f"linear_probe_accuracy needs features (N, D) and labels (N,), got {x.shape} and {y.shape}.")
+    counts = np.unique(y, return_counts=True)[1]
+    if len(counts) < 2 or counts.min() < 2:
+        raise ValueError(f"linear_probe_accuracy needs at least two labels with two samples each, got counts "
+                         f"{counts.tolist()}.")
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.5, stratify=y, random_state=seed)
+    # two labels: liblinear, ~10x faster than lbfgs on these small, nearly separable samples (0.1 s vs 1-2 s);
+    # more: lbfgs, a multinomial logistic regression (liblinear is binary only)
+    solver = "liblinear" if len(counts) == 2 else "lbfgs"
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, solver=solver, max_iter=1000))
+    clf.fit(x_tr, y_tr)
+    return float(clf.score(x_te, y_te))
+
+
 def proxy_a_distance(source_features, target_features, seed: int = 0, max_per_domain: int | None = None,
                      C: float = 1.0) -> float:
     """Proxy A-distance between two feature samples ``(N_s, D)`` and ``(N_t, D)`` (tensors or arrays).
 
     A balanced sample (``min(N_s, N_t)`` per domain, at most ``max_per_domain``) is split half/half into a
     training and a test set, stratified by domain; a logistic regression on standardised features learns
-    source vs target; ``d_A = 2 (1 - 2 err)`` with ``err`` its test error, clipped to ``[0, 2]``. Seeded.
+    source vs target (:func:`linear_probe_accuracy`); ``d_A = 2 (1 - 2 err)`` with ``err`` its test error,
+    clipped to ``[0, 2]``. Seeded.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     xs, xt = _balanced_sample(source_features, target_features, seed, max_per_domain, "proxy_a_distance")
     n = len(xs)
     if n < 4:
         raise ValueError(f"proxy_a_distance needs at least 4 samples per domain, got {n}.")
     x = np.concatenate([xs, xt])
     y = np.concatenate([np.ones(n), np.zeros(n)])
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.5, stratify=y, random_state=seed)
-    # liblinear: ~10x faster than lbfgs on these small, nearly separable samples (0.1 s vs 1-2 s)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, solver="liblinear", max_iter=1000))
-    clf.fit(x_tr, y_tr)
-    err = 1.0 - clf.score(x_te, y_te)
+    err = 1.0 - linear_probe_accuracy(x, y, seed, C)
     return float(np.clip(2.0 * (1.0 - 2.0 * err), 0.0, 2.0))
 
 

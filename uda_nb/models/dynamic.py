@@ -182,8 +182,10 @@ class DynamicConv2d(nn.Module):
     def _grouped(self, x: torch.Tensor, coeff: dict[str, torch.Tensor]) -> torch.Tensor:
         b, c = x.shape[0], self.out_channels
         w = self._kernels(b, coeff)
-        flat = x.reshape(1, b * self.in_channels, *x.shape[-2:])
-        y = F.conv2d(flat, w.reshape(b * c, self.in_channels, self.kernel_size, self.kernel_size), None,
+        # the grouped convolution runs on contiguous tensors (images stacked along the channels): with
+        # channels-last weights or inputs it is slower here (benchmarks/RESULTS.md, "DRT notebook sizing")
+        flat = x.contiguous().reshape(1, b * self.in_channels, *x.shape[-2:])
+        y = F.conv2d(flat, w.reshape(b * c, self.in_channels, self.kernel_size, self.kernel_size).contiguous(), None,
                      self.stride, self.padding, groups=b)
         y = y.view(b, c, *y.shape[-2:])
         return y + self.bias.view(1, c, 1, 1) if self.bias is not None else y
