@@ -26,7 +26,8 @@ CLASSIFICATION_METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann
 KEYPOINT_METHODS = {"source_only": HeatmapSourceOnly, "oracle": HeatmapSourceOnly, "dd": RegDA, "regda": RegDA}
 METHODS = {**KEYPOINT_METHODS, **CLASSIFICATION_METHODS}  # every name create() accepts
 KINDS = {"classification": CLASSIFICATION_METHODS, "keypoints": KEYPOINT_METHODS}
-BACKBONES = {"classification": ("digits", "drt-digits"),
+RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101")  # classification on real data (DRT: dynamic 3 x 3)
+BACKBONES = {"classification": ("digits", "drt-digits") + RESNETS,
              "keypoints": ("heatmap-tiny", "heatmap-lean", "heatmap-small", "heatmap-medium", "resnet18")}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
 _NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
@@ -52,7 +53,9 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     keypoints; ``drt-digits`` for classification is the three-stage digits network of DRT with a dynamic residual
     on every convolution (:class:`uda_nb.models.DynamicDigitsFeatures`; ``dynamic``: ``"routing"`` (default),
     ``"attention"``, ``"combined"`` or ``"static"``, the same network without residuals; ``num_bases``: K;
-    ``widths``: its three stage widths, default 32-48-64).
+    ``widths``: its three stage widths, default 32-48-64); ``resnet18`` ... ``resnet101`` for classification are
+    torchvision ResNets for real data (``weights=<local state dict>`` or random), static by default, with
+    ``dynamic=...`` DRT's residual on every block's 3 x 3 convolution (:mod:`uda_nb.models.dynamic_resnet`).
     ``batch_norm``: ``None`` is the backbone's default (off for ``digits``, on for ``drt-digits``).
     :func:`for_task` reads ``kind`` and the keypoint options from a task.
     ``seed``: when given, the weights are initialised from ``torch.manual_seed(seed)`` inside
@@ -86,10 +89,11 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     backbone = DEFAULT_BACKBONE[kind] if backbone is None else backbone
     if backbone not in BACKBONES[kind]:
         raise ValueError(f"Backbone {backbone!r} does not build a {kind} network: choose one of {BACKBONES[kind]}.")
-    if (dynamic is not None or widths is not None) and backbone != "drt-digits":
-        what = f"dynamic={dynamic!r}" if dynamic is not None else f"widths={widths!r}"
-        raise ValueError(f"{what} is an option of the DRT backbone: pass backbone='drt-digits' (the "
-                         f"{backbone!r} network has no dynamic layers).")
+    dynamic_ok = backbone == "drt-digits" or (kind == "classification" and backbone in RESNETS)
+    if (dynamic is not None and not dynamic_ok) or (widths is not None and backbone != "drt-digits"):
+        what = f"dynamic={dynamic!r}" if dynamic is not None and not dynamic_ok else f"widths={widths!r}"
+        raise ValueError(f"{what} is an option of the DRT backbones: pass backbone='drt-digits' (or a classification "
+                         f"ResNet for dynamic=...; the {backbone!r} network has no dynamic layers).")
     method_cls = KINDS[kind][name]
     allowed = [p for p in inspect.signature(method_cls.__init__).parameters
                if p not in ("self", "features", "classifier", "classifier2", "discriminator", "adversary")]
@@ -101,7 +105,11 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         raise TypeError(f"seed must be an int or None, got {seed!r}.")
 
     def build_classification() -> Method:
-        if backbone == "drt-digits":
+        if backbone in RESNETS:
+            from ..models.dynamic_resnet import ResNetFeatures
+            features = ResNetFeatures(backbone, weights=weights, dynamic=dynamic or "static", num_bases=num_bases,
+                                      norm=norm)
+        elif backbone == "drt-digits":
             features = DynamicDigitsFeatures(channels, dynamic=dynamic or "routing", num_bases=num_bases, norm=norm,
                                              batch_norm=True if batch_norm is None else bool(batch_norm),
                                              image_size=(height, width),
