@@ -1,0 +1,95 @@
+"""Figures for DRT: the three dynamic residuals drawn on one layer, and the source-domain study (Figure 2).
+
+Shapes: images ``(C, H, W)`` in ``[0, 1]``; kernels ``(C_out, C_in, k, k)``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from .models.dynamic import DynamicConv2d
+
+_VARIANT_TITLES = {"attention": "channel attention (eq. 3): ΔW = Λ(x) W0",
+                   "routing": "subspace routing (eq. 4): ΔW = Σᵢ πᵢ(x) Φᵢ",
+                   "combined": "combination (eq. 5): ΔW = Λ(x) W0 + Σᵢ πᵢ(x) Φᵢ"}
+
+
+def _tile(ax, kernel: torch.Tensor, title: str, vmax: float) -> None:
+    ax.imshow(kernel.numpy(), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_dynamic_variants(images: Sequence[torch.Tensor], names: Sequence[str], seed: int = 0, channel: int = 0,
+                          kernel_size: int = 5, num_bases: int = 4):
+    """One freshly initialised 5 x 5 dynamic layer per variant (seeded, so the pictures are the same every run),
+    applied to each image: the static kernel ``W0``, the image's residual ``ΔW(x)`` and its kernel
+    ``W(x) = W0 + ΔW(x)`` (output ``channel``, summed over the input channels), and the coefficients behind them
+    (``Λ`` of that channel, ``π`` over the K bases). Rows: variant x image. Returns the figure."""
+    rows = [(v, i) for v in ("attention", "routing", "combined") for i in range(len(images))]
+    fig, axes = plt.subplots(len(rows), 4, figsize=(9.5, 1.9 * len(rows)),
+                             gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
+    for variant in ("attention", "routing", "combined"):
+        torch.manual_seed(seed)
+        layer = DynamicConv2d(images[0].shape[0], 8, kernel_size, padding=kernel_size // 2, variant=variant,
+                              num_bases=num_bases)
+        with torch.no_grad():
+            for i, image in enumerate(images):
+                r = rows.index((variant, i))
+                x = image.unsqueeze(0)
+                coeff = layer.dynamic_coefficients(x)
+                w0 = layer.weight[channel].sum(0)
+                w = layer.kernel_for(x)[0, channel].sum(0)
+                vmax = float(max(w0.abs().max(), w.abs().max()))
+                _tile(axes[r, 0], w0, "W0 (static)", vmax)
+                _tile(axes[r, 1], w - w0, f"ΔW({names[i]})", vmax)
+                _tile(axes[r, 2], w, f"W({names[i]})", vmax)
+                ax = axes[r, 3]
+                labels, values, colours = [], [], []
+                if "attention" in coeff:
+                    labels.append(f"Λ{channel}")
+                    values.append(float(coeff["attention"][0, channel]))
+                    colours.append("tab:orange")
+                if "routing" in coeff:
+                    labels += [f"π{j + 1}" for j in range(num_bases)]
+                    values += coeff["routing"][0].tolist()
+                    colours += ["tab:blue"] * num_bases
+                ax.bar(labels, values, color=colours)
+                ax.set_ylim(0, 1)
+                ax.set_title(_VARIANT_TITLES[variant] if i == 0 else f"coefficients for {names[i]}", fontsize=9)
+                ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_source_drops(study: pd.DataFrame, ax=None, paper_drop: float | None = None):
+    """Figure 2's analogue: for each source domain, the accuracy the multi-source models lose against a model
+    trained on that domain alone (points; mean over targets that have the domain as a source, one dot per seed
+    and model). ``study``: :func:`uda_nb.papers.drt.source_domain_study`'s frame."""
+    ax = ax or plt.gca()
+    per_seed = study.groupby(["model", "source domain", "seed"], sort=False)["drop"].mean().reset_index()
+    models = list(dict.fromkeys(study["model"]))
+    domains = list(dict.fromkeys(study["source domain"]))
+    width = 0.8 / len(models)
+    colours = plt.get_cmap("tab10")
+    for j, model in enumerate(models):
+        sub = per_seed[per_seed["model"] == model]
+        means = [sub[sub["source domain"] == d]["drop"].mean() for d in domains]
+        xs = np.arange(len(domains)) + (j - (len(models) - 1) / 2) * width
+        ax.bar(xs, means, width * 0.9, color=colours(j), alpha=0.75, label=model)
+        for x, d in zip(xs, domains):
+            vals = sub[sub["source domain"] == d]["drop"].to_numpy()
+            ax.scatter(np.full(len(vals), x), vals, color="black", s=10, zorder=3)
+    if paper_drop is not None:
+        ax.axhline(paper_drop, color="0.4", ls="--", lw=1, label=f"paper, static: {paper_drop} points")
+    ax.axhline(0, color="0.2", lw=0.8)
+    ax.set_xticks(np.arange(len(domains)), domains)
+    ax.set_ylabel("accuracy lost on the source domain (points)")
+    ax.legend(frameon=False)
+    return ax
