@@ -26,6 +26,15 @@ def toy_task(n: int = 64, seed: int = 0) -> Task:
                 target_test=toy_domain("toy_tgt", n, seed + 3, shift=0.4))
 
 
+def with_permuted_target_labels(task: Task, seed: int = 1) -> Task:
+    """``task`` with its target test labels (the only target labels a task holds) shuffled: a label-leak test
+    trains on both and expects identical weights."""
+    import dataclasses
+    tt = task.target_test
+    perm = torch.randperm(len(tt), generator=torch.Generator().manual_seed(seed))
+    return dataclasses.replace(task, target_test=dataclasses.replace(tt, labels=tt.labels[perm]))
+
+
 KEYPOINT_NAMES = ("a", "b", "c")
 
 

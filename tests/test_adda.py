@@ -3,8 +3,6 @@ direction of each sub-step, label leak, determinism and the spec's pretraining r
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,7 +11,7 @@ from uda_nb import methods
 from uda_nb.experiments import RunSpec
 from uda_nb.methods import Batch
 from uda_nb.train import fit, make_optimizer
-from conftest import toy_task
+from conftest import toy_task, with_permuted_target_labels
 from test_regda_method import Recorder
 
 
@@ -99,9 +97,7 @@ def test_source_encoder_keeps_its_batchnorm_statistics_in_training_mode():
 
 def test_target_labels_never_reach_training_and_runs_are_deterministic():
     task = toy_task()
-    tt = task.target_test
-    perm = torch.randperm(len(tt), generator=torch.Generator().manual_seed(1))
-    permuted = dataclasses.replace(task, target_test=dataclasses.replace(tt, labels=tt.labels[perm]))
+    permuted = with_permuted_target_labels(task)
     states = []
     for t in (task, permuted, task):
         _, m = _pretrained(task)

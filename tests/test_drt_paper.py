@@ -139,13 +139,10 @@ def test_resnet_bottlenecks_get_the_dynamic_residual_on_their_3x3_conv_only():
 def test_drt_mcd_never_sees_target_labels_and_is_deterministic():
     """Permuting the target test labels (the only target labels a task holds) leaves DRT-MCD's trained weights
     identical, and the same seed gives the same weights."""
-    import dataclasses
     from uda_nb.train import fit
-    from conftest import toy_task
+    from conftest import toy_task, with_permuted_target_labels
     task = toy_task()
-    tt = task.target_test
-    perm = torch.randperm(len(tt), generator=torch.Generator().manual_seed(1))
-    permuted = dataclasses.replace(task, target_test=dataclasses.replace(tt, labels=tt.labels[perm]))
+    permuted = with_permuted_target_labels(task)
     states = []
     for t in (task, permuted, task):
         m = methods.create("mcd", 10, t.image_shape, backbone="drt-digits", dynamic="routing", widths=(8, 12, 16),

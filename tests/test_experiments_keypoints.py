@@ -38,8 +38,8 @@ def test_the_pretrained_runs_key_is_part_of_the_adapted_runs_key():
 def test_spec_errors():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         RunSpec("dann", optimizer="adamw")
-    with pytest.raises(ValueError, match="unknown backbone 'resnet50'"):
-        RunSpec("dann", backbone="resnet50")
+    with pytest.raises(ValueError, match="unknown backbone 'vgg16'"):
+        RunSpec("dann", backbone="vgg16")
     with pytest.raises(TypeError, match="init_from must be a RunSpec"):
         RunSpec("regda", init_from="source_only")
     with pytest.raises(ValueError, match="cannot involve the oracle"):

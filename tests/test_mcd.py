@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,7 +9,7 @@ import torch.nn.functional as F
 from uda_nb import methods
 from uda_nb.methods import Batch, classifier_discrepancy
 from uda_nb.train import fit, make_optimizer
-from conftest import toy_task
+from conftest import toy_task, with_permuted_target_labels
 from test_regda_method import Recorder
 
 
@@ -100,9 +98,7 @@ def test_lambda_weighs_the_discrepancy_in_steps_b_and_c():
 
 def test_target_labels_never_reach_training_and_runs_are_deterministic():
     task = toy_task()
-    tt = task.target_test
-    perm = torch.randperm(len(tt), generator=torch.Generator().manual_seed(1))
-    permuted = dataclasses.replace(task, target_test=dataclasses.replace(tt, labels=tt.labels[perm]))
+    permuted = with_permuted_target_labels(task)
     assert task.target.labels is None
     states = []
     for t in (task, permuted, task):
