@@ -10,6 +10,7 @@ dynamic run differ only by the dynamic residuals.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -166,7 +167,7 @@ class LeaveOneOut:
         return np.mean([self.acc(label, t) for t in self.runs[label]], axis=0)
 
 
-def run_leave_one_out(rows: dict[str, RunSpec | callable], targets=DOMAINS, seeds=(0, 1),
+def run_leave_one_out(rows: dict[str, Callable[[str], RunSpec]], targets=DOMAINS, seeds=(0, 1),
                       progress: bool | None = None) -> LeaveOneOut:
     """``rows``: ``{label: target -> RunSpec}``; every (row, target, seed) run, cached."""
     out = LeaveOneOut([int(s) for s in seeds])
