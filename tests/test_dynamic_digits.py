@@ -10,6 +10,7 @@ import torch
 
 from uda_nb import methods
 from uda_nb.data import Task, concat_domains
+from uda_nb.experiments import load_modules
 from uda_nb.models import DynamicDigitsFeatures, dynamic_layers, recording
 from uda_nb.train import fit
 from conftest import toy_domain
@@ -37,6 +38,38 @@ def test_the_static_twin_is_the_dynamic_network_with_its_residuals_off():
         for layer in dynamic_layers(dynamic).values():
             layer.bases.zero_()
     assert torch.allclose(dynamic(x), static(x), atol=1e-5)
+
+
+def test_a_dynamic_network_starts_from_a_trained_static_one_with_fresh_residuals():
+    """load_modules (RunSpec.init_from) fills W0, BatchNorm and the classifier from the static run; only the dynamic
+    residuals may be missing there, and they keep their own initialisation."""
+    static = methods.create("mcd", 10, (3, 32, 32), backbone="drt-digits", dynamic="static", widths=(8, 12, 16), seed=0)
+    static.features.body.bn1.running_mean.fill_(0.25)  # a "trained" buffer must travel too
+    dynamic = methods.create("mcd", 10, (3, 32, 32), backbone="drt-digits", dynamic="routing", widths=(8, 12, 16),
+                             seed=1)
+    fresh = {k: v.clone() for k, v in dynamic.features.state_dict().items() if ".bases" in k or ".branch." in k}
+    assert fresh and len(fresh) == 3 * 5  # per layer: bases, branch.0.weight/bias, branch.2.weight/bias
+    load_modules(dynamic, static, ("features", "classifier"))
+    for part in ("features", "classifier"):
+        after = getattr(dynamic, part).state_dict()
+        for k, v in getattr(static, part).state_dict().items():
+            assert torch.equal(after[k], v), (part, k)
+    for k, v in fresh.items():
+        assert torch.equal(dynamic.features.state_dict()[k], v), k
+    with torch.no_grad():  # with its residuals zeroed the loaded dynamic network is the static one
+        for layer in dynamic_layers(dynamic.features).values():
+            layer.bases.zero_()
+    x = torch.rand(4, 3, 32, 32)
+    static.eval(), dynamic.eval()
+    assert torch.allclose(dynamic.features(x), static.features(x), atol=1e-5)
+    # the other way round (a dynamic run into a static network) and other missing weights are refused
+    with pytest.raises(ValueError, match="networks differ"):
+        load_modules(static, dynamic, ("features",))
+    wider = methods.create("mcd", 10, (3, 32, 32), backbone="drt-digits", dynamic="routing", widths=(8, 12, 24), seed=0)
+    before = {k: v.clone() for k, v in wider.state_dict().items()}
+    with pytest.raises(ValueError, match="networks differ"):
+        load_modules(wider, static, ("features",))
+    assert all(torch.equal(wider.state_dict()[k], v) for k, v in before.items())  # nothing half-loaded
 
 
 def _multi_source_task(parts_seed: int | None = None) -> Task:

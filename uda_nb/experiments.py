@@ -29,6 +29,7 @@ from .config import Budget, cache_dir, get_device, seed_everything
 from .data import EMBEDDED, make_task, oracle_task
 from .data.domain import Task
 from .metrics import gap_covered, mean_std
+from .models.dynamic import DynamicConv2d
 from .train import ADistanceLogger, FeatureSnapshots, FitResult, fit
 
 RUNS_VERSION = 2  # 2: result.json records the history's column order
@@ -245,7 +246,13 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
 
 def load_modules(method: methods.Method, source: methods.Method, modules: tuple[str, ...]) -> None:
     """Copy the weights and buffers (BatchNorm statistics included) of the named modules of ``source`` into
-    ``method``; shapes must match (same backbone)."""
+    ``method``; shapes must match (same backbone).
+
+    One difference is allowed: ``method`` may have dynamic residuals (:class:`~uda_nb.models.dynamic.DynamicConv2d`
+    bases and coefficient branches) that ``source``, the same network with its residuals off, lacks. The static
+    parts (``W0``, BatchNorm, classifier) are then loaded and the residuals keep their fresh initialisation: DRT's
+    protocol of adding the dynamic residual to a trained static network (its DomainNet runs start from an
+    ImageNet-trained ResNet)."""
     state = source.state_dict()
     for name in modules:
         if not isinstance(getattr(method, name, None), torch.nn.Module) or not isinstance(getattr(source, name, None),
@@ -253,12 +260,35 @@ def load_modules(method: methods.Method, source: methods.Method, modules: tuple[
             raise ValueError(f"init_modules names {name!r}, which is not a module of both {type(source).__name__} "
                              f"and {type(method).__name__} (their modules: "
                              f"{sorted(n for n, _ in method.named_children())}).")
+        target = getattr(method, name)
         part = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
-        try:
-            getattr(method, name).load_state_dict(part)
-        except RuntimeError as exc:
-            raise ValueError(f"Cannot initialise {name!r} from the pretrained run: the networks differ "
-                             f"(same backbone and model options needed). {exc}") from None
+        own = target.state_dict()
+        missing = [k for k in own if k not in part and not _is_dynamic_residual(target, k)]
+        unexpected = [k for k in part if k not in own]
+        resized = [f"{k} {tuple(part[k].shape)} -> {tuple(v.shape)}" for k, v in own.items()
+                   if k in part and part[k].shape != v.shape]
+        if missing or unexpected or resized:  # checked first, so a refused load changes nothing
+            found = "; ".join(f"{what}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}" for what, keys in
+                              (("missing", missing), ("unexpected", unexpected), ("other shapes", resized)) if keys)
+            raise ValueError(f"Cannot initialise {name!r} from the pretrained run: the networks differ (same "
+                             f"backbone and model options needed; {found}).")
+        target.load_state_dict(part, strict=False)
+
+
+def _is_dynamic_residual(module: torch.nn.Module, key: str) -> bool:
+    """Whether state-dict entry ``key`` of ``module`` is a dynamic residual's (a DynamicConv2d's bases or branch)."""
+    path = "." + key
+    if path.endswith(".bases"):
+        owner = path[:-len(".bases")]
+    elif ".branch." in path:
+        owner = path[:path.rindex(".branch.")]
+    else:
+        return False
+    owner = owner[1:]  # "" is the module itself
+    try:
+        return isinstance(module.get_submodule(owner), DynamicConv2d)
+    except AttributeError:
+        return False
 
 
 def _check_run_args(spec: RunSpec, seed: int, task: Task | None) -> None:
