@@ -4,7 +4,6 @@ Same recipe as notebooks/01_dann.ipynb (the paper's: lr 0.01 annealed, momentum 
 head, mean subtraction; 32 + 32 images per step), 800 steps instead of 1,500, seeds 0 and 1, no caching.
 """
 
-import numpy as np
 import pytest
 
 from uda_nb.experiments import RunSpec, run

@@ -1,7 +1,6 @@
 """01_dann runs on a user's own task file (DATA = "<path>.npz"), not only on the embedded data."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest

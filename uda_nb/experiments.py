@@ -28,9 +28,10 @@ from .cache import atomic_write, config_key, load_json, save_json
 from .config import Budget, cache_dir, get_device, seed_everything
 from .data import EMBEDDED, make_task, oracle_task
 from .data.domain import Task
+from .methods.transpar import MaskTracker, TransParConfig, apply_transpar
 from .metrics import gap_covered, mean_std
 from .models.dynamic import DynamicConv2d
-from .train import ADistanceLogger, FeatureSnapshots, FitResult, fit
+from .train import ADistanceLogger, FeatureSnapshots, FitResult, fit, make_optimizer
 
 RUNS_VERSION = 2  # 2: result.json records the history's column order
 
@@ -52,7 +53,9 @@ class RunSpec:
     named in ``init_modules`` (module attributes: ``features`` is psi / the feature extractor, ``classifier``
     the task head); its cache key is part of this run's key. Pretrain-then-adapt: RegDA and DD start from one
     source-only run per seed instead of training it again. augment: a training-batch augmentation of
-    :mod:`uda_nb.augment` (``"appearance"``: RegDA's reference colour jitter and blur) or ``None``.
+    :mod:`uda_nb.augment` (``"appearance"``: RegDA's reference colour jitter and blur) or ``None``. transpar:
+    ``None`` or the fields of :class:`uda_nb.methods.transpar.TransParConfig` (``{"ratio": 0.6}`` at least):
+    the method trains with TransPar's update rule wrapped around its optimizer and the target entropy term.
     """
 
     method: str
@@ -76,6 +79,7 @@ class RunSpec:
     init_from: "RunSpec | None" = None
     init_modules: tuple[str, ...] = ("features",)
     augment: str | None = None
+    transpar: dict | None = None
 
     def __post_init__(self):
         # Checks only: a valid spec is stored (and hashed into its cache key) exactly as given.
@@ -101,6 +105,10 @@ class RunSpec:
         if self.augment is not None:
             from .augment import get_augmentation
             get_augmentation(self.augment)  # a clear error for an unknown name
+        if self.transpar is not None:
+            TransParConfig.from_dict(self.transpar)  # a clear error for a bad setting
+            if self.method == "oracle":
+                raise ValueError("RunSpec: TransPar adapts to an unlabeled target; the oracle trains on target labels.")
         if self.method == "adda" and (self.init_from is None or "classifier" not in self.init_modules):
             raise ValueError("RunSpec: ADDA adapts a trained source model: pass init_from=<a source_only spec on the "
                              "same network> and init_modules=('features', 'classifier') (uda_nb.methods.adda).")
@@ -156,7 +164,7 @@ def build_method(spec: RunSpec, task: Task) -> methods.Method:
 # Fields added after RUNS_VERSION 2 enter the cache key only when set, so the runs cached before they existed
 # (every DANN report run) keep their keys.
 _LATER_FIELDS = {"backbone": None, "optimizer": "sgd", "init_from": None, "init_modules": ("features",),
-                 "augment": None}
+                 "augment": None, "transpar": None}
 
 
 def _spec_key(spec: RunSpec) -> dict:
@@ -222,14 +230,21 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     method = build_method(spec, task)
     if init is not None:
         load_modules(method, init.method, spec.init_modules)
+    optimizer, tracker = spec.optimizer, None
+    if spec.transpar is not None:
+        optimizer = apply_transpar(method, make_optimizer(method, spec.lr, spec.momentum, spec.weight_decay,
+                                                          kind=spec.optimizer), spec.transpar)
+        tracker = MaskTracker(optimizer, method)
     callbacks = []
     if spec.adist_samples:
         callbacks.append(ADistanceLogger(spec.adist_samples, seed=seed))
     snaps = FeatureSnapshots(spec.snapshot_samples, seed=seed) if spec.snapshot_samples else None
+    if tracker is not None:
+        callbacks.append(tracker)
     if snaps is not None:
         callbacks.append(snaps)
     result: FitResult = fit(method, task, spec.steps, spec.batch_size, lr=spec.lr, momentum=spec.momentum,
-                            weight_decay=spec.weight_decay, schedule=spec.schedule, optimizer=spec.optimizer,
+                            weight_decay=spec.weight_decay, schedule=spec.schedule, optimizer=optimizer,
                             eval_every=spec.eval_every,
                             eval_samples=spec.eval_samples, seed=seed, device=device, callbacks=tuple(callbacks),
                             progress=progress, desc=f"{spec.method} seed {seed}", augment=spec.augment)
@@ -237,6 +252,8 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     if snaps is not None:
         extras = {"snapshots": snaps.snapshots, "snapshot_source_labels": snaps.source.labels.cpu(),
                   "snapshot_target_labels": snaps.target.labels.cpu()}
+    if tracker is not None:
+        extras["transpar_masks"] = tracker.rows
     method = result.method.cpu().eval()
     out = RunResult(spec, seed, result.final, result.history, result.seconds, method, extras)
     if cache:

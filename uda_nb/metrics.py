@@ -93,6 +93,39 @@ def proxy_a_distance(source_features, target_features, seed: int = 0, max_per_do
     return float(np.clip(2.0 * (1.0 - 2.0 * err), 0.0, 2.0))
 
 
+def discriminator_distance(source_features, target_features, seed: int = 0, max_per_domain: int | None = None,
+                           hidden: tuple[int, ...] = (256,), epochs: int = 10, test_fraction: float = 0.2) -> float:
+    """TransPar's domain distance ``d_A = 1 - 2 err`` (eq. 11), with the paper's estimator: a domain discriminator
+    with two fully connected layers (one hidden layer of ``hidden`` units, ReLU) trained ``epochs`` epochs (Adam)
+    on standardised features, ``err`` its error on a held-out ``test_fraction`` (the paper: 80/20, 10 epochs).
+    ``(N_s, D)``, ``(N_t, D)`` -> a float clipped to ``[0, 1]``: half the scale of :func:`proxy_a_distance`
+    (which reports ``2 (1 - 2 err)`` of a linear classifier). Balanced and seeded like it."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r} (the paper holds out 0.2).")
+    xs, xt = _balanced_sample(source_features, target_features, seed, max_per_domain, "discriminator_distance")
+    n = len(xs)
+    if n < 5:
+        raise ValueError(f"discriminator_distance needs at least 5 samples per domain, got {n}.")
+    x = np.concatenate([xs, xt])
+    y = np.concatenate([np.ones(n), np.zeros(n)])
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
+    clf = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=tuple(hidden), max_iter=int(epochs),
+                                                        random_state=seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed number of epochs, as in the paper
+        clf.fit(x_tr, y_tr)
+    err = 1.0 - float(clf.score(x_te, y_te))
+    return float(np.clip(1.0 - 2.0 * err, 0.0, 1.0))
+
+
 def knn_domain_mixing(source_features, target_features, k: int = 10, seed: int = 0,
                       max_per_domain: int | None = None) -> float:
     """How mixed two feature clouds are, as a t-SNE picture suggests: the k-nearest-neighbour domain mixing.

@@ -146,7 +146,9 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         batch = _batch(task, source_sampler.next(), target_sampler)
         if augmentation is not None:
             batch = _augmented(batch, augmentation, aug_gen)
-        logs = method.update(batch, p, optimizer)
+        logs = method.iteration(batch, p, optimizer)
+        if step + 1 == steps and hasattr(optimizer, "end_of_training"):
+            optimizer.end_of_training()  # TransPar's one-shot-last ranks and prunes here, before the last scores
         for k, v in logs.items():
             sums[k] = sums[k] + v if k in sums else v.detach().clone()
         count += 1

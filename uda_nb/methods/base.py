@@ -47,6 +47,12 @@ class Method(nn.Module):
     image_shape: tuple[int, int, int] | None = None
     #: learning-rate multiplier per role (e.g. a pretrained backbone at 0.1); missing roles use 1.0
     lr_mult: dict[str, float] = {}
+    #: extra loss terms that a wrapper adds to any method without touching its file (TransPar's target entropy,
+    #: :class:`uda_nb.methods.transpar.TargetEntropy`): callables ``term(method, batch, progress)`` returning
+    #: ``(loss, logs)`` or ``None``, each with a ``roles`` tuple. In every iteration (:meth:`iteration`) a term is
+    #: added once, to the first loss that updates all of its roles: the whole loss of a one-step method, the
+    #: first such sub-step of a multi-step one (MCD's step A); a method with no such sub-step never gets it.
+    loss_terms: tuple = ()
 
     def __init__(self, features: nn.Module, classifier: nn.Module):
         super().__init__()
@@ -107,9 +113,37 @@ class Method(nn.Module):
         """
         optimizer.zero_grad(set_to_none=True)
         loss, logs = self.compute_loss(batch, progress)
+        loss = self.with_loss_terms(loss, tuple(self.roles()))
         loss.backward()
         optimizer.step()
         return logs
+
+    def iteration(self, batch: Batch, progress: float, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+        """What ``fit()`` calls once per training step: :meth:`update` with the :attr:`loss_terms` hooked in (their
+        logs join the update's)."""
+        if not self.loss_terms:
+            return self.update(batch, progress, optimizer)
+        self._iteration = {"batch": batch, "progress": progress, "pending": list(self.loss_terms), "logs": {}}
+        try:
+            logs = self.update(batch, progress, optimizer)
+            return {**logs, **self._iteration["logs"]}
+        finally:
+            self._iteration = None
+
+    def with_loss_terms(self, loss: torch.Tensor, roles: tuple[str, ...]) -> torch.Tensor:
+        """``loss`` plus the pending :attr:`loss_terms` whose roles ``roles`` all update (each once per
+        iteration); ``loss`` itself outside :meth:`iteration` or without terms."""
+        it = getattr(self, "_iteration", None)
+        if not it or not it["pending"]:
+            return loss
+        for term in [t for t in it["pending"] if set(getattr(t, "roles", ())) <= set(roles)]:
+            it["pending"].remove(term)
+            out = term(self, it["batch"], it["progress"])
+            if out is not None:
+                extra, logs = out
+                loss = loss + extra
+                it["logs"].update(logs)
+        return loss
 
     def role_params(self, *roles: str) -> list[nn.Parameter]:
         """The trainable parameters of the named roles (in role order)."""
@@ -125,6 +159,7 @@ class Method(nn.Module):
         ``None``, then ``optimizer.step()``: only the parameters of ``roles`` move. See :meth:`update`."""
         params = self.role_params(*roles)
         optimizer.zero_grad(set_to_none=True)
+        loss = self.with_loss_terms(loss, roles)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         for p, g in zip(params, grads):
             p.grad = g  # None for a parameter this loss does not reach: the optimizer skips it
