@@ -44,7 +44,8 @@ def _wrapped(model, kind="sgd", **cfg):
 
 def test_the_ratio_of_eq_12():
     assert transferable_ratio(0.0) == pytest.approx(0.75)
-    assert transferable_ratio(1.0) == pytest.approx(1 - (1 / (1 + math.exp(-1))) ** 2) == pytest.approx(0.4655, abs=1e-4)
+    assert transferable_ratio(1.0) == pytest.approx(1 - (1 / (1 + math.exp(-1))) ** 2)
+    assert transferable_ratio(1.0) == pytest.approx(0.4655, abs=1e-4)
     assert transferable_ratio(1.0, floor=0.5) == 0.5  # the floor M applies when the formula falls below it
     assert ratio_from_proxy_a_distance(2.0) == transferable_ratio(1.0)  # uda_nb's PAD is twice eq. 11's d_A
     with pytest.raises(ValueError, match="half of"):

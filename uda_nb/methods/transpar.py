@@ -55,6 +55,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -205,15 +206,19 @@ class TransPar(torch.optim.Optimizer):
         """Boolean masks, exactly ``round(fraction * m)`` weights ``True`` over the group's ``m`` ranked weights
         (ties broken by position, so the count is exact)."""
         flat = torch.cat([s.reshape(-1) for s in scores])
-        keep = int(round(self.fraction(role) * flat.numel()))
-        mask = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
-        if keep:
+        n = flat.numel()
+        keep = int(round(self.fraction(role) * n))
+        mask = torch.zeros(n, dtype=torch.bool, device=flat.device)
+        if 0 < keep < n and flat.device.type == "cpu":
+            # a partial selection: numpy's introselect is ~8x faster here than torch.topk with a large k
+            mask[torch.from_numpy(np.argpartition(flat.numpy(), n - keep)[n - keep:])] = True
+        elif keep:
             mask[torch.topk(flat, keep, sorted=False).indices] = True
         out, start = [], 0
         for p in params:
             out.append(mask[start:start + p.numel()].view_as(p))
             start += p.numel()
-        self.last_fraction[role] = keep / max(1, flat.numel())
+        self.last_fraction[role] = keep / max(1, n)
         return out
 
     def _ranked(self, group: dict) -> list[torch.nn.Parameter]:
@@ -269,12 +274,13 @@ class TransPar(torch.optim.Optimizer):
                 restore.append((p, off, after, before))
         self.inner.step()
         for p, off, after, before in restore:
-            p[off] = after[off]
+            p.copy_(torch.where(off, after, p))
             state = self.state.get(p, {})
             for k in _ELEMENT_STATE:
                 if k in state and torch.is_tensor(state[k]) and state[k].shape == p.shape:
                     # the state of an untransferable weight does not advance (zero if it had none yet)
-                    state[k][off] = before[k][off] if k in before else 0.0
+                    old = before[k] if k in before else torch.zeros_like(state[k])
+                    state[k].copy_(torch.where(off, old, state[k]))
         return None
 
     @torch.no_grad()
