@@ -90,7 +90,8 @@ def ratio_from_proxy_a_distance(pad: float, floor: float = 0.1) -> float:
 class TransParConfig:
     """The settings of one TransPar run (a ``RunSpec.transpar`` dict holds these fields).
 
-    ratio: ``tau``, the transferable fraction of every non-adversarial group (eq. 13); scope: the roles that are
+    ratio: ``tau``, the transferable fraction of every non-adversarial group (eq. 13; an adversarial group keeps
+    ``1 - tau``, so ``tau = 1`` freezes it: DANN's discriminator then never learns); scope: the roles that are
     divided (the others train normally: Table V), ``None`` for every role of the method (the paper divides all
     three modules); adversarial_roles: roles that keep ``1 - tau`` (eq. 14);
     decay: ``lambda``; decay_kind: ``"sign"`` (the paper) or ``"l2"``; score, schedule, keep_momentum, kinds:
