@@ -83,12 +83,7 @@ def proxy_a_distance(source_features, target_features, seed: int = 0, max_per_do
     source vs target (:func:`linear_probe_accuracy`); ``d_A = 2 (1 - 2 err)`` with ``err`` its test error,
     clipped to ``[0, 2]``. Seeded.
     """
-    xs, xt = _balanced_sample(source_features, target_features, seed, max_per_domain, "proxy_a_distance")
-    n = len(xs)
-    if n < 4:
-        raise ValueError(f"proxy_a_distance needs at least 4 samples per domain, got {n}.")
-    x = np.concatenate([xs, xt])
-    y = np.concatenate([np.ones(n), np.zeros(n)])
+    x, y = _domain_dataset(source_features, target_features, seed, max_per_domain, "proxy_a_distance", 4)
     err = 1.0 - linear_probe_accuracy(x, y, seed, C)
     return float(np.clip(2.0 * (1.0 - 2.0 * err), 0.0, 2.0))
 
@@ -110,12 +105,7 @@ def discriminator_distance(source_features, target_features, seed: int = 0, max_
 
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r} (the paper holds out 0.2).")
-    xs, xt = _balanced_sample(source_features, target_features, seed, max_per_domain, "discriminator_distance")
-    n = len(xs)
-    if n < 5:
-        raise ValueError(f"discriminator_distance needs at least 5 samples per domain, got {n}.")
-    x = np.concatenate([xs, xt])
-    y = np.concatenate([np.ones(n), np.zeros(n)])
+    x, y = _domain_dataset(source_features, target_features, seed, max_per_domain, "discriminator_distance", 5)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
     clf = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=tuple(hidden), max_iter=int(epochs),
                                                         random_state=seed))
@@ -182,6 +172,17 @@ def mean_std(values) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     arr = np.asarray(list(values), dtype=float)
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def _domain_dataset(source_features, target_features, seed: int, max_per_domain: int | None, name: str,
+                    minimum: int) -> tuple[np.ndarray, np.ndarray]:
+    """A balanced sample of both domains stacked, ``(2n, D)``, with domain labels ``(2n,)`` (source 1, target 0);
+    at least ``minimum`` samples per domain, or a clear error naming ``name``."""
+    xs, xt = _balanced_sample(source_features, target_features, seed, max_per_domain, name)
+    n = len(xs)
+    if n < minimum:
+        raise ValueError(f"{name} needs at least {minimum} samples per domain, got {n}.")
+    return np.concatenate([xs, xt]), np.concatenate([np.ones(n), np.zeros(n)])
 
 
 def _balanced_sample(source_features, target_features, seed: int, max_per_domain: int | None,

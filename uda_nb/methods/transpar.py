@@ -69,6 +69,11 @@ KINDS = ("conv", "linear", "vector")
 _ELEMENT_STATE = ("momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
+def _element_state(state: dict, p: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The entries of a parameter's optimizer state that hold one number per weight (not Adam's step count)."""
+    return {k: v for k, v in state.items() if k in _ELEMENT_STATE and torch.is_tensor(v) and v.shape == p.shape}
+
+
 def transferable_ratio(d_a: float, floor: float = 0.1) -> float:
     """``tau = max(M, 1 - (1 / (1 + exp(-d_A)))^2)`` (eq. 12) for the paper's ``d_A = 1 - 2 err`` (eq. 11) in
     ``[0, 1]``: 0.75 at ``d_A = 0`` (identical domains) and 0.4655 at ``d_A = 1``."""
@@ -270,18 +275,14 @@ class TransPar(torch.optim.Optimizer):
                     after = torch.zeros_like(p)  # pruned weights stay zero
                 else:
                     after = p - lr * self._decay(p)  # eq. 16: the decay alone
-                before = {k: v.clone() for k, v in self.state.get(p, {}).items()
-                          if k in _ELEMENT_STATE and torch.is_tensor(v) and v.shape == p.shape}
+                before = {k: v.clone() for k, v in _element_state(self.state.get(p, {}), p).items()}
                 restore.append((p, off, after, before))
         self.inner.step()
         for p, off, after, before in restore:
             p.copy_(torch.where(off, after, p))
-            state = self.state.get(p, {})
-            for k in _ELEMENT_STATE:
-                if k in state and torch.is_tensor(state[k]) and state[k].shape == p.shape:
-                    # the state of an untransferable weight does not advance (zero if it had none yet)
-                    old = before[k] if k in before else torch.zeros_like(state[k])
-                    state[k].copy_(torch.where(off, old, state[k]))
+            for k, now in _element_state(self.state.get(p, {}), p).items():
+                # the state of an untransferable weight does not advance (zero if it had none yet)
+                now.copy_(torch.where(off, before[k] if k in before else torch.zeros_like(now), now))
         return None
 
     @torch.no_grad()

@@ -28,6 +28,11 @@ MODEL = {"norm": "center"}
 #: source-only alike, seeds 0 and 1; benchmarks/RESULTS.md, "TransPar: first runs")
 MODELS = {("mnist", "mnistm"): MODEL, ("syn", "street"): {"batch_norm": True}}
 
+
+def model_for(source: str, target: str) -> dict:
+    """The network options of a pair (:data:`MODELS`; 01_dann's network for any other pair)."""
+    return dict(MODELS.get((source, target), MODEL))
+
 #: TransPar Table I (Office-31, ResNet-50, average accuracy %): the method and its TransPar version
 PAPER_TABLE1 = {"source-only": (76.1, 80.6), "DANN": (82.2, 88.0), "MCD": (86.5, 86.7), "MDD": (88.9, 89.9)}
 #: Table V (TransPar-MDD on Office-31, average %): which modules are divided (FE feature extractor, SH source
@@ -49,7 +54,7 @@ def spec(method: str, source: str, target: str, budget: str | Budget | None = No
     (:data:`MODELS`); ``transpar``: ``None`` for the plain method or the TransPar settings (``{"ratio": tau}``)."""
     budget = resolve_budget(budget)
     base = RunSpec.from_budget(method, budget, source=source, target=target, batch_size=budget.batch_size, lr=LR,
-                               model=dict(MODELS.get((source, target), MODEL)), adist_samples=budget.adist_samples,
+                               model=model_for(source, target), adist_samples=budget.adist_samples,
                                snapshot_samples=budget.tsne_points)
     if transpar is not None:
         changes["transpar"] = dict(transpar)
@@ -78,7 +83,7 @@ def ratio_features(kind: str, source: str, target: str, budget: str | Budget | N
         return xs.flatten(1), xt.flatten(1)
     if kind == "random":
         net = create("source_only", task.num_classes, task.image_shape, seed=seed,
-                     **MODELS.get((source, target), MODEL)).eval()
+                     **model_for(source, target)).eval()
     else:
         net = run(spec("source_only", source, target, budget), seed).method
     return extract_features(net, xs), extract_features(net, xt)
