@@ -124,3 +124,55 @@ def test_make_targets():
     assert everything.strip().endswith("-m uda_nb.reports")
     assert "uda_nb.reports --html-only 01_dann" in dry("html", "NB=01_dann.ipynb")
     assert "uda_nb.reports --html-only" in dry("html")
+
+
+def test_widget_cells_get_a_timeout_and_a_lost_message_reruns_the_notebook(tmp_path, monkeypatch):
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
+
+    assert reports._cell_timeout({"metadata": {"tags": ["interactive"]}}) == reports.WIDGET_CELL_TIMEOUT
+    assert reports._cell_timeout({"metadata": {"tags": ["parameters"]}}) is None
+    assert reports._cell_timeout({"metadata": {}}) is None
+    calls = []
+
+    def fake_execute(src, dst, **kwargs):
+        calls.append(kwargs["timeout_func"])
+        Path(dst).write_text("partial")
+        if len(calls) == 1:  # the first execution loses a widget cell's reply
+            raise CellTimeoutError("widget cell")
+        Path(dst).write_text("done")
+
+    monkeypatch.setattr(pm, "execute_notebook", fake_execute)
+    nb = tmp_path / "x.ipynb"
+    nb.write_text("{}")
+    out = reports.execute(nb, tmp_path / "out")
+    assert len(calls) == 2 and calls[0] is reports._cell_timeout
+    assert out.read_text() == "done" and not list((tmp_path / "out").glob(".*running*"))
+
+    calls.clear()
+
+    def always_lost(src, dst, **kwargs):
+        calls.append(1)
+        raise CellTimeoutError("widget cell")
+
+    monkeypatch.setattr(pm, "execute_notebook", always_lost)
+    with pytest.raises(CellTimeoutError):
+        reports.execute(nb, tmp_path / "out2", attempts=2)
+    assert len(calls) == 2
+
+
+def test_other_errors_are_not_retried(tmp_path, monkeypatch):
+    import papermill as pm
+
+    calls = []
+
+    def broken(src, dst, **kwargs):
+        calls.append(1)
+        raise RuntimeError("a cell failed")
+
+    monkeypatch.setattr(pm, "execute_notebook", broken)
+    nb = tmp_path / "x.ipynb"
+    nb.write_text("{}")
+    with pytest.raises(RuntimeError):
+        reports.execute(nb, tmp_path / "out")
+    assert len(calls) == 1

@@ -44,15 +44,42 @@ THUMB_WIDTH = 640  # pixels of the embedded thumbnail (shown at half that: sharp
 BASELINE_KEYS = ("source-only", "train-on-target")
 
 
-def execute(notebook: Path, out_dir: Path) -> Path:
-    """Run one notebook with papermill into ``out_dir`` (same name) and write its HTML report beside it."""
+#: seconds an ``interactive``-tagged (ipywidgets) cell may run before the notebook is executed again. nbclient
+#: sometimes never receives the end of a widget cell although the kernel has finished it (jupyter/nbclient#312;
+#: seen here five times in about a hundred executions, always in a widget cell, the kernel idle): the widget
+#: cells only draw from results computed above, so a few minutes is far more than they need.
+WIDGET_CELL_TIMEOUT = 300
+#: executions of one notebook before giving up; the run cache makes a second execution cheap
+ATTEMPTS = 3
+
+
+def _cell_timeout(cell) -> int | None:
+    """nbclient's per-cell timeout: :data:`WIDGET_CELL_TIMEOUT` for the widget cells, none for the others."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return WIDGET_CELL_TIMEOUT if "interactive" in tags else None
+
+
+def execute(notebook: Path, out_dir: Path, attempts: int = ATTEMPTS) -> Path:
+    """Run one notebook with papermill into ``out_dir`` (same name) and write its HTML report beside it. A widget
+    cell that does not finish within :data:`WIDGET_CELL_TIMEOUT` (a lost kernel message, not a slow cell) runs
+    the whole notebook again, up to ``attempts`` times; any other error is raised at once."""
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / notebook.name
     tmp = out.with_name(f".{out.name}.running.ipynb")
-    pm.execute_notebook(str(notebook), str(tmp), cwd=str(notebook.parent), kernel_name="python3",
-                        progress_bar=False, log_output=False)
+    for attempt in range(1, attempts + 1):
+        try:
+            pm.execute_notebook(str(notebook), str(tmp), cwd=str(notebook.parent), kernel_name="python3",
+                                progress_bar=False, log_output=False, timeout_func=_cell_timeout)
+            break
+        except CellTimeoutError:
+            tmp.unlink(missing_ok=True)
+            if attempt == attempts:
+                raise
+            print(f"  a widget cell of {notebook.name} did not finish in {WIDGET_CELL_TIMEOUT} s (attempt {attempt} "
+                  f"of {attempts}): executing it again", flush=True)
     os.replace(tmp, out)
     return out
 
