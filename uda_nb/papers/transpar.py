@@ -10,12 +10,15 @@ same spec with ``transpar={...}`` (:class:`uda_nb.methods.transpar.TransParConfi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 import torch
 
 from ..config import Budget, resolve_budget
 from ..data import make_task
-from ..experiments import RunSpec, run
+from ..experiments import RunResult, RunSpec, run, run_seeds
 from ..metrics import discriminator_distance, extract_features
 from ..methods import create
 from ..methods.transpar import transferable_ratio
@@ -27,6 +30,18 @@ MODEL = {"norm": "center"}
 #: BatchNorm: without it DANN's digits network collapses on the *source* (10 % source test accuracy for DANN and
 #: source-only alike, seeds 0 and 1; benchmarks/RESULTS.md, "TransPar: first runs")
 MODELS = {("mnist", "mnistm"): MODEL, ("syn", "street"): {"batch_norm": True}}
+
+
+#: method options per pair. DANN on syn -> street with the BatchNorm network and DANN's lambda up to 1 never learns
+#: the *source* (10-14 % source test accuracy at 750 steps, seeds 0 and 1; with lambda up to 0.3: 44 / 75 %); with
+#: lambda up to 0.1, MDD's reference coefficient, it reaches 96 / 92 % (benchmarks/RESULTS.md, "TransPar notebook
+#: sizing"). Chosen on source accuracy only: no target label.
+OPTIONS = {("syn", "street"): {"dann": {"lambda_max": 0.1}}}
+
+
+def options_for(method: str, source: str, target: str) -> dict:
+    """The method options of a pair (:data:`OPTIONS`; the method's defaults elsewhere)."""
+    return dict(OPTIONS.get((source, target), {}).get(method, {}))
 
 
 def model_for(source: str, target: str) -> dict:
@@ -51,11 +66,11 @@ MODULES = {"FE": "feature", "SH": "task", "DD": "adversarial"}
 def spec(method: str, source: str, target: str, budget: str | Budget | None = None,
          transpar: dict | None = None, **changes) -> RunSpec:
     """A run on ``source -> target`` with 01_dann's recipe (module docstring) on the pair's network
-    (:data:`MODELS`); ``transpar``: ``None`` for the plain method or the TransPar settings (``{"ratio": tau}``)."""
+    (:data:`MODELS`) and options (:data:`OPTIONS`); ``transpar``: ``None`` for the plain method or the TransPar settings (``{"ratio": tau}``)."""
     budget = resolve_budget(budget)
     base = RunSpec.from_budget(method, budget, source=source, target=target, batch_size=budget.batch_size, lr=LR,
                                model=model_for(source, target), adist_samples=budget.adist_samples,
-                               snapshot_samples=budget.tsne_points)
+                               snapshot_samples=budget.tsne_points, options=options_for(method, source, target))
     if transpar is not None:
         changes["transpar"] = dict(transpar)
     return RunSpec(**{**base.__dict__, **changes})
@@ -85,7 +100,7 @@ def ratio_features(kind: str, source: str, target: str, budget: str | Budget | N
         net = create("source_only", task.num_classes, task.image_shape, seed=seed,
                      **model_for(source, target)).eval()
     else:
-        net = run(spec("source_only", source, target, budget), seed).method
+        net = run(table_spec("source_only", source, target, budget), seed).method
     return extract_features(net, xs), extract_features(net, xt)
 
 
@@ -101,3 +116,91 @@ def estimate_ratio(kind: str, source: str, target: str, budget: str | Budget | N
 def tau_grid() -> np.ndarray:
     """Figure 6's ratios: 0.1, 0.2, ..., 0.9."""
     return np.round(np.arange(1, 10) / 10.0, 1)
+
+
+# ----------------------------------------------------------------------------------------- notebook sizes
+
+
+@dataclass(frozen=True)
+class TransParSizes:
+    """Seeds and steps of one budget. ``table_steps``: every run of the method table (``None``: the budget's
+    steps, so that DANN and source-only on mnist -> mnistm are 01_dann's runs); ``sweep_steps``: the ratio sweep
+    (Figure 6) and the other DANN variants of 04_transpar (04a's TransPar-MDD variants are method-table runs);
+    ``ratio_images``: images per domain for the discriminator of eq. 11."""
+
+    seeds: int
+    table_steps: int | None
+    sweep_steps: int
+    ratio_images: int = 1000
+
+
+#: sized from measured step times (benchmarks/RESULTS.md, "TransPar notebook sizing")
+SIZES = {
+    "smoke": TransParSizes(1, None, 20, ratio_images=200),
+    "lecture": TransParSizes(1, 750, 500),
+    "report": TransParSizes(2, 750, 500),
+    "paper": TransParSizes(5, None, 20000, ratio_images=2000),
+}
+
+
+def sizes_for(budget: str | Budget | None) -> TransParSizes:
+    return SIZES[resolve_budget(budget).name]
+
+
+#: the table's methods: label -> uda_nb method name
+TABLE_METHODS = {"source-only": "source_only", "DANN": "dann", "MDD": "mdd"}
+
+
+def pair_name(pair: tuple[str, str]) -> str:
+    return f"{pair[0]} → {pair[1]}"
+
+
+def ratio_table(budget: str | Budget | None = None, seed: int = 0, pairs=PAIRS) -> pd.DataFrame:
+    """eq. 11-12 on each pair and each kind of features (:data:`FEATURES`): one row per pair and kind with
+    ``d_A`` and ``tau``."""
+    n = sizes_for(budget).ratio_images
+    rows = [{"pair": pair_name(p), "features": kind, **estimate_ratio(kind, *p, budget, n=n, seed=seed)}
+            for p in pairs for kind in FEATURES]
+    return pd.DataFrame(rows)
+
+
+def method_table_runs(ratios: dict[tuple[str, str], float], seeds, budget: str | Budget | None = None,
+                      pairs=PAIRS) -> dict[tuple[str, str, bool], list[RunResult]]:
+    """Every method of :data:`TABLE_METHODS` plain and with TransPar at the pair's ratio, on every pair:
+    ``{(pair name, method label, with TransPar): runs over seeds}``."""
+    out = {}
+    for p in pairs:
+        for label, name in TABLE_METHODS.items():
+            for wrapped in (False, True):
+                tp = {"ratio": ratios[p]} if wrapped else None
+                out[(pair_name(p), label, wrapped)] = run_seeds(table_spec(name, *p, budget, transpar=tp), seeds)
+    return out
+
+
+def table_spec(method: str, source: str, target: str, budget: str | Budget | None = None,
+               transpar: dict | None = None) -> RunSpec:
+    """A run of the method table: :func:`spec` for the budget's ``table_steps``."""
+    steps = sizes_for(budget).table_steps
+    return spec(method, source, target, budget, transpar, **({} if steps is None else {"steps": steps}))
+
+
+#: eq. 12's tau is rounded to one decimal, the grid of the sweep (Figure 6): the discriminator's own noise moves
+#: it by about 0.02 (benchmarks/RESULTS.md, "TransPar: first runs")
+RATIO_DIGITS = 1
+
+
+def rounded_ratio(tau: float) -> float:
+    return round(float(tau), RATIO_DIGITS)
+
+
+def target_accuracy(runs: list[RunResult]) -> np.ndarray:
+    """Per-seed target test accuracy in %."""
+    return np.array([100.0 * r.final["target_acc"] for r in runs])
+
+
+def short_spec(method: str, source: str, target: str, budget: str | Budget | None, steps: int,
+               transpar: dict | None = None, **changes) -> RunSpec:
+    """:func:`spec` for ``steps`` steps with the A-distance curve and the snapshots off (the sweeps and
+    ablations read only final accuracies)."""
+    changes = {"adist_samples": 0, "snapshot_samples": 0, "steps": int(steps), **changes}
+    return spec(method, source, target, budget, transpar, **changes)
