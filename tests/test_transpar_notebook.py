@@ -90,3 +90,13 @@ def test_figures_draw_from_plain_frames():
 def test_unknown_features_for_the_ratio_are_refused():
     with pytest.raises(ValueError, match="choose one of"):
         T.ratio_features("imagenet", "mnist", "mnistm")
+
+
+def test_transpar_regda_adapts_regdas_own_source_only_model():
+    from uda_nb.papers import regda as R
+
+    sizes = R.sizes_for("report")
+    plain = R.adapt_spec("regda", *R.HANDS, sizes)
+    wrapped = R.adapt_spec("regda", *R.HANDS, sizes, transpar={"ratio": 0.6})
+    assert wrapped.transpar == {"ratio": 0.6} and plain.transpar is None
+    assert wrapped.init_from == plain.init_from and wrapped.init_from.transpar is None

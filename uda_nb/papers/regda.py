@@ -127,15 +127,18 @@ def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options
                keep_f: bool = False, **fields) -> RunSpec:
     """DD or RegDA from the pretrained ``psi`` of ``source``, with fresh f and f' (the paper, section 5.2.2) or,
     ``keep_f``, the pretrained f and a fresh f' (the reference code, which loads the pretrained weights with
-    ``strict=False`` into a model whose regressor has the pretrained head's name)."""
+    ``strict=False`` into a model whose regressor has the pretrained head's name). ``fields`` go to both runs but
+    ``transpar``, which only the adaptation gets (TransPar-RegDA starts from RegDA's source-only model)."""
     family = family_of(source)
     steps = _steps(sizes, family, "adapt")
     extra = {"init_modules": ("features", "classifier")} if keep_f else {}
+    # TransPar wraps the adaptation only: TransPar-RegDA adapts the same source-only model as RegDA
+    pretrain_fields = {k: v for k, v in fields.items() if k != "transpar"}
     fields = _recipe_fields(family, fields)
     return RunSpec(method, source=source, target=target, steps=steps, batch_size=sizes.batch_size, lr=ADAPT_LR,
                    optimizer="nesterov", schedule="dann", eval_every=max(1, steps // sizes.evals),
                    eval_samples=sizes.eval_samples, options=dict(options or {}),
-                   init_from=pretrain_spec(source, sizes, **fields), **extra, **fields)
+                   init_from=pretrain_spec(source, sizes, **pretrain_fields), **extra, **fields)
 
 
 def score(result: RunResult, task: Task) -> dict[str, float]:
