@@ -15,6 +15,7 @@ import torch
 from .adda import ADDA
 from .base import Batch, Method
 from .dann import DANN, DomainAdversarialLoss, GradientReversal, grad_reverse
+from .gsda import GSDA
 from .keypoint import HeatmapSourceOnly, KeypointMethod
 from .mcd import MCD, classifier_discrepancy
 from .mdd import MDD, margin_disparity
@@ -23,7 +24,7 @@ from .source_only import SourceOnly
 
 #: methods per task kind: ``oracle`` is the source-only learner trained on the oracle task
 CLASSIFICATION_METHODS = {"source_only": SourceOnly, "oracle": SourceOnly, "dann": DANN, "mcd": MCD,
-                          "adda": ADDA, "mdd": MDD}
+                          "adda": ADDA, "mdd": MDD, "gsda": GSDA}
 KEYPOINT_METHODS = {"source_only": HeatmapSourceOnly, "oracle": HeatmapSourceOnly, "dd": RegDA, "regda": RegDA}
 METHODS = {**KEYPOINT_METHODS, **CLASSIFICATION_METHODS}  # every name create() accepts
 KINDS = {"classification": CLASSIFICATION_METHODS, "keypoints": KEYPOINT_METHODS}
@@ -44,8 +45,9 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
 
     ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
     ``name`` is ``source_only``, ``oracle`` (source-only trained on the oracle task), ``dann``, ``mcd`` (two
-    classifiers of the same shape), ``adda`` (start it from a source-only run: :mod:`uda_nb.methods.adda`) or
-    ``mdd`` (an adversarial classifier of the same shape as the main one: :mod:`uda_nb.methods.mdd`);
+    classifiers of the same shape), ``adda`` (start it from a source-only run: :mod:`uda_nb.methods.adda`),
+    ``mdd`` (an adversarial classifier of the same shape as the main one: :mod:`uda_nb.methods.mdd`) or ``gsda``
+    (``1 + b + num_classes`` discriminators of hidden widths ``disc_hidden``: :mod:`uda_nb.methods.gsda`);
     ``num_classes``
     and ``image_shape`` ``(C, H, W)``: pass ``task.num_classes`` and ``task.image_shape``.
     ``kind="keypoints"``: the heatmap detector of RegDA (:mod:`uda_nb.models.heatmap`); ``name`` is
@@ -132,6 +134,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         if name == "mdd":
             return MDD(features, classifier, Classifier(features.out_features, int(num_classes), dropout=dropout),
                        **options)
+        if name == "gsda":
+            return GSDA(features, classifier, disc_hidden=tuple(disc_hidden), **options)
         return SourceOnly(features, classifier)
 
     def build_keypoints() -> Method:
@@ -191,5 +195,5 @@ def _image_shape(shape) -> tuple[int, int, int]:
 
 
 __all__ = ["Batch", "Method", "SourceOnly", "DANN", "ADDA", "DomainAdversarialLoss", "GradientReversal", "grad_reverse",
-           "MCD", "classifier_discrepancy", "MDD", "margin_disparity", "KeypointMethod", "HeatmapSourceOnly", "RegDA",
-           "METHODS", "CLASSIFICATION_METHODS", "KEYPOINT_METHODS", "create", "for_task"]
+           "MCD", "classifier_discrepancy", "MDD", "margin_disparity", "GSDA", "KeypointMethod", "HeatmapSourceOnly",
+           "RegDA", "METHODS", "CLASSIFICATION_METHODS", "KEYPOINT_METHODS", "create", "for_task"]
