@@ -26,7 +26,7 @@ import torch
 from . import methods
 from .cache import atomic_write, config_key, load_json, save_json
 from .config import Budget, cache_dir, get_device, seed_everything
-from .data import EMBEDDED, make_task, oracle_task
+from .data import EMBEDDED, make_task, oracle_task, partial_domain, partial_task
 from .data.domain import Task
 from .methods.transpar import MaskTracker, TransParConfig, apply_transpar
 from .metrics import gap_covered, mean_std
@@ -56,6 +56,8 @@ class RunSpec:
     :mod:`uda_nb.augment` (``"appearance"``: RegDA's reference colour jitter and blur) or ``None``. transpar:
     ``None`` or the fields of :class:`uda_nb.methods.transpar.TransParConfig` (``{"ratio": 0.6}`` at least):
     the method trains with TransPar's update rule wrapped around its optimizer and the target entropy term.
+    target_classes: ``None`` or the classes the target keeps (partial domain adaptation,
+    :func:`uda_nb.data.partial_task`: the source keeps every class); the oracle then trains on that partial target.
     """
 
     method: str
@@ -80,6 +82,7 @@ class RunSpec:
     init_modules: tuple[str, ...] = ("features",)
     augment: str | None = None
     transpar: dict | None = None
+    target_classes: tuple[int, ...] | None = None
 
     def __post_init__(self):
         # Checks only: a valid spec is stored (and hashed into its cache key) exactly as given.
@@ -109,6 +112,12 @@ class RunSpec:
             TransParConfig.from_dict(self.transpar)  # a clear error for a bad setting
             if self.method == "oracle":
                 raise ValueError("RunSpec: TransPar adapts to an unlabeled target; the oracle trains on target labels.")
+        if self.target_classes is not None:
+            tc = self.target_classes
+            if isinstance(tc, (str, bytes)) or not isinstance(tc, tuple) or not tc or not all(
+                    isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 0 for c in tc):
+                raise ValueError(f"RunSpec: target_classes must be a non-empty tuple of class ids such as (0, 1, 2, 3, "
+                                 f"4), got {tc!r}.")
         if self.method == "adda" and (self.init_from is None or "classifier" not in self.init_modules):
             raise ValueError("RunSpec: ADDA adapts a trained source model: pass init_from=<a source_only spec on the "
                              "same network> and init_modules=('features', 'classifier') (uda_nb.methods.adda).")
@@ -152,6 +161,14 @@ class RunResult:
 def build_task(spec: RunSpec, device=None) -> Task:
     """The task a spec trains on (the oracle task for ``method='oracle'``)."""
     source = list(spec.source) if isinstance(spec.source, tuple) else spec.source
+    if spec.target_classes is not None:
+        if not isinstance(source, str):
+            raise ValueError("RunSpec: target_classes (partial domain adaptation) needs a single source domain name.")
+        task = partial_task(source, spec.target, spec.target_classes, seed=spec.data_seed, device=device)
+        if spec.method == "oracle":
+            labeled = partial_domain(spec.target, "train", spec.target_classes, spec.data_seed, task.device)
+            return oracle_task(task, labeled_target=labeled)
+        return task
     task = make_task(source, spec.target, seed=spec.data_seed, device=device)
     return oracle_task(task) if spec.method == "oracle" else task
 
@@ -164,7 +181,7 @@ def build_method(spec: RunSpec, task: Task) -> methods.Method:
 # Fields added after RUNS_VERSION 2 enter the cache key only when set, so the runs cached before they existed
 # (every DANN report run) keep their keys.
 _LATER_FIELDS = {"backbone": None, "optimizer": "sgd", "init_from": None, "init_modules": ("features",),
-                 "augment": None, "transpar": None}
+                 "augment": None, "transpar": None, "target_classes": None}
 
 
 def _spec_key(spec: RunSpec) -> dict:

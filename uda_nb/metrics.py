@@ -47,6 +47,16 @@ def accuracy(model: nn.Module, domain: Domain, batch_size: int = 1000) -> float:
     return float((pred == domain.labels.to(pred.device)).float().mean())
 
 
+def absent_class_fraction(model: nn.Module, domain: Domain, present_classes, batch_size: int = 1000) -> float:
+    """Partial domain adaptation's negative transfer as a number: the fraction of ``domain``'s images that
+    ``model`` assigns to a class *not* in ``present_classes`` (the classes the target holds). Reads no label."""
+    present = torch.tensor(sorted({int(c) for c in present_classes}))
+    if present.numel() == 0:
+        raise ValueError("absent_class_fraction needs the target's classes (present_classes), got none.")
+    pred = predict_logits(model, domain.images, batch_size).argmax(1).cpu()
+    return float((~torch.isin(pred, present)).float().mean())
+
+
 def linear_probe_accuracy(features, labels, seed: int = 0, C: float = 1.0) -> float:
     """Held-out accuracy of a linear probe: ``features`` ``(N, D)`` and integer ``labels`` ``(N,)`` (tensors or
     arrays) are split half/half into a training and a test set, stratified by label; a logistic regression on

@@ -91,3 +91,44 @@ def oracle_task(task: Task, seed: int | None = None, labeled_target: Domain | Ke
                          "labeled Domain you gave make_task as target (make_task only stripped its labels).")
     return Task(source=labeled_target, target=task.target, source_test=task.target_test,
                 target_test=task.target_test, name=f"oracle:{task.target.name}")
+
+
+
+def _check_classes(target_classes, num_classes: int) -> list[int]:
+    keep = sorted({int(c) for c in target_classes})
+    if not keep or keep[0] < 0 or keep[-1] >= num_classes:
+        raise ValueError(f"partial_task: target_classes must be a non-empty subset of the source's classes "
+                         f"0..{num_classes - 1}, got {list(target_classes)!r}.")
+    if len(keep) == num_classes:
+        raise ValueError("partial_task: target_classes names every source class; that is an ordinary task "
+                         "(make_task).")
+    return keep
+
+
+def partial_domain(name: str, split: str, target_classes, seed: int = 0,
+                   device: torch.device | str | None = None) -> Domain:
+    """The embedded domain ``name``'s ``split`` restricted to the images of ``target_classes`` (labels kept;
+    class ids and names unchanged)."""
+    d = load_domain(name, split, seed, device)
+    keep = _check_classes(target_classes, d.num_classes)
+    return d.subset(torch.isin(d.labels, torch.tensor(keep, device=d.labels.device)))
+
+
+def partial_task(source: str, target: str, target_classes, seed: int = 0,
+                 device: torch.device | str | None = None) -> Task:
+    """A partial-domain-adaptation task between embedded domains: the source keeps every class, the target
+    (training and test splits) only ``target_classes`` (e.g. ``range(5)``: mnist (10 classes) -> mnistm (0-4)),
+    as the partial-DA benchmarks are built (Office-31's first 10 classes as the target). The target's labels are
+    read here once, to *build* the target set, as a dataset's curator would; the training view is then stripped of
+    them like any target's. Class ids and names stay those of the source, so a prediction of an absent class is a
+    plain wrong answer (:func:`uda_nb.metrics.absent_class_fraction` counts them)."""
+    for role, d in (("source", source), ("target", target)):
+        if not isinstance(d, str):
+            raise TypeError(f"partial_task takes embedded domain names; got {type(d).__name__} as {role}. For your "
+                            "own data, subset the target Domain by label and call make_task.")
+    keep = _check_classes(target_classes, load_domain(source, "train", seed, device).num_classes)
+    tgt_train = partial_domain(target, "train", keep, seed, device)
+    task = make_task(source, tgt_train, seed=seed, device=device,
+                     target_test=partial_domain(target, "test", keep, seed, device))
+    return Task(task.source, task.target, task.source_test, task.target_test,
+                name=f"{task.source.name}->{target}[{','.join(map(str, keep))}]")
