@@ -312,3 +312,28 @@ def test_short_fit_is_finite_moves_every_role_is_deterministic_and_never_reads_t
         assert all(torch.equal(states[0][k], s[k]) for k in states[0])
     for prefix in ("features.", "classifier.", "discriminators."):
         assert any(not torch.equal(start[k], states[0][k]) for k in start if k.startswith(prefix)), prefix
+
+
+def test_levels_switch_the_local_losses_for_table_1s_ablation():
+    from uda_nb.methods.gsda import GSDA
+
+    torch.manual_seed(0)
+    full = _model()
+    batch = _batch(toy_task())
+    t_full = full.terms(batch, 0.5)
+    b = full.num_groups
+    for levels, expected in (((), 0.0), (("class",), "class"), (("group",), "group")):
+        m = GSDA(full.features, full.classifier, disc_hidden=full.discriminators.hidden, beta=0.0, levels=levels)
+        m.discriminators.load_state_dict(full.discriminators.state_dict())
+        t = m.terms(batch, 0.5)
+        assert torch.allclose(t["loss_global"], t_full["loss_global"])  # same discriminators and batch
+        if expected == 0.0:
+            assert float(t["loss_local"]) == 0.0
+        else:
+            assert float(t["loss_local"]) > 0.0 and float(t["loss_local"]) < float(t_full["loss_local"])
+        assert torch.isfinite(t["loss_sync"])  # the gaps are still measured for the curves
+    with pytest.raises(ValueError, match="needs levels"):
+        GSDA(full.features, full.classifier, beta=1.0, levels=("class",))
+    with pytest.raises(ValueError, match="levels must be a tuple"):
+        GSDA(full.features, full.classifier, beta=0.0, levels="class")
+    assert b == 3

@@ -106,6 +106,9 @@ from ..schedules import grl_lambda
 from .base import Batch, Method
 from .dann import grad_reverse
 
+#: the local levels below the global discriminator (Table 1's ablation switches them on one at a time)
+LEVELS = ("group", "class")
+
 #: the paper's number of groups for its benchmarks' class counts (Office-31: 6, Office-Home: 13, VisDA-2017: 4)
 PAPER_NUM_GROUPS = {31: 6, 65: 13, 12: 4}
 
@@ -267,14 +270,18 @@ class GSDA(Method):
     the target entropy in L^c (eq. 5; 0.02, the paper's Office value); beta: weight of L^syn (eq. 13; 1.0);
     gamma, lambda_max: the reversal coefficient ``lambda_max * grl_lambda(p, gamma)`` (DANN's 10 and 1);
     confidence_threshold: ``None`` (all target samples enter the local losses) or the minimum ``max_k p_i^k`` a
-    target sample needs to enter them.
+    target sample needs to enter them. levels: the local levels trained besides the global discriminator, a subset
+    of :data:`LEVELS` (Table 1's ablation: ``()`` global only, ``("class",)``, ``("group", "class")``; the sync
+    term, ``beta > 0``, needs both). The synchronisation gaps are computed and logged in every case, so an
+    ablation without the sync term still shows how far apart the levels' gradients drift.
     """
 
     name = "gsda"
 
     def __init__(self, features: nn.Module, classifier: nn.Module, num_groups: int | None = None, group_seed: int = 0,
                  disc_hidden: tuple[int, ...] = (100,), alpha: float = 0.02, beta: float = 1.0, gamma: float = 10.0,
-                 lambda_max: float = 1.0, confidence_threshold: float | None = None):
+                 lambda_max: float = 1.0, confidence_threshold: float | None = None,
+                 levels: tuple[str, ...] = LEVELS):
         super().__init__(features, classifier)
         r = self.num_classes
         if r is None:
@@ -289,6 +296,13 @@ class GSDA(Method):
         self.num_groups, self.group_seed = len(self.groups), int(group_seed)
         self.alpha = _check_number("alpha", alpha, 0.0, False, "use 0.02 (the paper's Office value) or 0 (no entropy)")
         self.beta = _check_number("beta", beta, 0.0, False, "use 1.0 (the paper's Office value) or 0 (no sync term)")
+        if isinstance(levels, str) or not set(levels) <= set(LEVELS):
+            raise ValueError(f"GSDA levels must be a tuple drawn from {LEVELS} (the global discriminator is always "
+                             f"on), got {levels!r}: e.g. () for global only, ('class',) for global + class.")
+        self.levels = tuple(level for level in LEVELS if level in levels)
+        if self.beta and self.levels != LEVELS:
+            raise ValueError(f"GSDA's synchronisation (beta = {beta}) ties the global, group and class levels: it "
+                             f"needs levels={LEVELS}, got {self.levels!r}; pass beta=0 for an ablation without it.")
         self.gamma = _check_number("gamma", gamma, 0.0, True, "use 10 (DANN's schedule)")
         self.lambda_max = _check_number("lambda_max", lambda_max, 0.0, False, "use 1 (the paper's eq. 16)")
         if confidence_threshold is not None:
@@ -344,7 +358,9 @@ class GSDA(Method):
             sync_losses = weighted_domain_losses(self.discriminators.forward_replicated(x), domain, w)
             norms = feature_grad_norms(sync_losses, x).sum(dim=1)  # G_m, (M,)
             loss_sync, parts = sync_loss(norms, self.groups)
-        return {"loss_cls": loss_cls, "entropy": entropy, "loss_global": adv[0], "loss_local": adv[1:].sum(),
+        b = self.num_groups
+        local = adv[1:1 + b].sum() * ("group" in self.levels) + adv[1 + b:].sum() * ("class" in self.levels)
+        return {"loss_cls": loss_cls, "entropy": entropy, "loss_global": adv[0], "loss_local": local,
                 "loss_sync": loss_sync, "norms": norms, "domain_logits": adv_logits[:, 0], "domain": domain,
                 "lambda": torch.tensor(coeff), **{f"sync_{k}": v for k, v in parts.items()}}
 
