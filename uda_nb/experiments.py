@@ -58,6 +58,7 @@ class RunSpec:
     the method trains with TransPar's update rule wrapped around its optimizer and the target entropy term.
     target_classes: ``None`` or the classes the target keeps (partial domain adaptation,
     :func:`uda_nb.data.partial_task`: the source keeps every class); the oracle then trains on that partial target.
+    balance_source: class-balanced source batches (``fit(balance_source=True)``; GSDA's training aid).
     """
 
     method: str
@@ -83,6 +84,7 @@ class RunSpec:
     augment: str | None = None
     transpar: dict | None = None
     target_classes: tuple[int, ...] | None = None
+    balance_source: bool = False
 
     def __post_init__(self):
         # Checks only: a valid spec is stored (and hashed into its cache key) exactly as given.
@@ -181,7 +183,7 @@ def build_method(spec: RunSpec, task: Task) -> methods.Method:
 # Fields added after RUNS_VERSION 2 enter the cache key only when set, so the runs cached before they existed
 # (every DANN report run) keep their keys.
 _LATER_FIELDS = {"backbone": None, "optimizer": "sgd", "init_from": None, "init_modules": ("features",),
-                 "augment": None, "transpar": None, "target_classes": None}
+                 "augment": None, "transpar": None, "target_classes": None, "balance_source": False}
 
 
 def _spec_key(spec: RunSpec) -> dict:
@@ -264,7 +266,8 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
                             weight_decay=spec.weight_decay, schedule=spec.schedule, optimizer=optimizer,
                             eval_every=spec.eval_every,
                             eval_samples=spec.eval_samples, seed=seed, device=device, callbacks=tuple(callbacks),
-                            progress=progress, desc=f"{spec.method} seed {seed}", augment=spec.augment)
+                            progress=progress, desc=f"{spec.method} seed {seed}", augment=spec.augment,
+                            balance_source=spec.balance_source)
     extras = {}
     if snaps is not None:
         extras = {"snapshots": snaps.snapshots, "snapshot_source_labels": snaps.source.labels.cpu(),

@@ -49,6 +49,23 @@ class IndexSampler:
         return idx
 
 
+class BalancedIndexSampler:
+    """Batches of indices drawn with replacement so that every class is equally likely (GSDA's class-balanced
+    re-sampling of the source): item i has probability ``1 / (C * count(label_i))``, C the number of classes
+    present. ``labels`` ``(n,)`` int64; same generator and device conventions as :class:`IndexSampler`."""
+
+    def __init__(self, labels: torch.Tensor, batch_size: int, generator: torch.Generator, device: torch.device):
+        labels = labels.detach().to("cpu").long()
+        counts = torch.bincount(labels)
+        self.weights = (1.0 / counts.clamp_min(1).double())[labels]
+        self.weights = (self.weights / self.weights.sum()).to(generator.device)
+        self.batch_size, self.generator, self.device = batch_size, generator, device
+
+    def next(self) -> torch.Tensor:
+        idx = torch.multinomial(self.weights, self.batch_size, replacement=True, generator=self.generator)
+        return idx.to(self.device)
+
+
 class Callback(Protocol):
     """Called at each evaluation point; returns extra columns for the history row."""
 
@@ -92,7 +109,8 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         optimizer: torch.optim.Optimizer | str | None = None, eval_every: int | None = None,
         eval_samples: int | None = 1000, seed: int = 0, device: torch.device | str | None = None,
         callbacks: tuple[Callback, ...] = (), progress: bool | None = None, desc: str | None = None,
-        channels_last: bool = True, augment: str | Augmentation | None = None) -> FitResult:
+        channels_last: bool = True, augment: str | Augmentation | None = None,
+        balance_source: bool = False) -> FitResult:
     """Train ``method`` on ``task`` for ``steps`` updates and return a :class:`FitResult`.
 
     batch_size: images per domain per step (source and target each). lr: base learning rate ``mu0``;
@@ -108,8 +126,13 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     augment: ``None`` or a recipe of :mod:`uda_nb.augment` (``"appearance"``: RegDA's reference colour jitter and
     blur) applied to every source and target training batch, never to evaluation; its draws come from their
     own generator seeded by ``seed``.
+    balance_source: draw source batches class-balanced, with replacement (:class:`BalancedIndexSampler`; GSDA's
+    training aid) instead of epoch-wise permutations; classification tasks only. Off by default.
     """
     augmentation = get_augmentation(augment)
+    if balance_source and task.kind != "classification":
+        raise ValueError("fit: balance_source re-samples the source by class; this task has no classes "
+                         f"({task.kind}). Pass balance_source=False.")
     callbacks = _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay, optimizer, eval_every,
                                 eval_samples, seed, callbacks)
     device = get_device(device)
@@ -126,7 +149,8 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     show = (not quiet()) if progress is None else progress
 
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    source_sampler = IndexSampler(len(task.source), batch_size, gen, device)
+    source_sampler = (BalancedIndexSampler(task.source.labels, batch_size, gen, device) if balance_source
+                      else IndexSampler(len(task.source), batch_size, gen, device))
     target_sampler = IndexSampler(len(task.target), batch_size, gen, device) if method.uses_target else None
     aug_gen = torch.Generator(device="cpu").manual_seed(seed + 104729) if augmentation else None
     eval_src = _eval_subset(task.source_test, eval_samples, seed)

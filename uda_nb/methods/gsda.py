@@ -85,8 +85,8 @@ Choices the paper leaves open (no public implementation exists):
   sets the local weights (class and group) of target samples with ``max_k p_i^k < t`` to 0 (they still enter L^g
   and the entropy term; N is unchanged). Then ``sum_q p_i^q = 0`` for those samples, so L^syn_{dom~grp} measures
   them in G^dom only.
-* Not done in this module: the paper's class-balanced re-sampling of source images (a sampler concern of
-  ``fit()``), the partial-DA experiments (the method runs unchanged when the target has fewer classes), and the
+* Not done in this module: the paper's class-balanced re-sampling of source images (a sampler concern:
+  ``fit(balance_source=True)`` / ``RunSpec(balance_source=True)``), the partial-DA experiments (the method runs unchanged when the target has fewer classes), and the
   VisDA / Office-31-PDA setting (``alpha = 0.2, beta = 10``: pass them as options).
 
 Reference settings (Office-31, Office-Home): ``alpha = 0.02`` (eq. 5), ``beta = 1.0`` (eq. 13), b = 6 (31 classes)
