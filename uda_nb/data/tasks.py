@@ -97,7 +97,7 @@ def oracle_task(task: Task, seed: int | None = None, labeled_target: Domain | Ke
 def _check_classes(target_classes, num_classes: int) -> list[int]:
     keep = sorted({int(c) for c in target_classes})
     if not keep or keep[0] < 0 or keep[-1] >= num_classes:
-        raise ValueError(f"partial_task: target_classes must be a non-empty subset of the source's classes "
+        raise ValueError(f"partial_task: target_classes must be a non-empty subset of the classes "
                          f"0..{num_classes - 1}, got {list(target_classes)!r}.")
     if len(keep) == num_classes:
         raise ValueError("partial_task: target_classes names every source class; that is an ordinary task "
@@ -126,8 +126,8 @@ def partial_task(source: str, target: str, target_classes, seed: int = 0,
         if not isinstance(d, str):
             raise TypeError(f"partial_task takes embedded domain names; got {type(d).__name__} as {role}. For your "
                             "own data, subset the target Domain by label and call make_task.")
-    keep = _check_classes(target_classes, load_domain(source, "train", seed, device).num_classes)
-    tgt_train = partial_domain(target, "train", keep, seed, device)
+    tgt_train = partial_domain(target, "train", target_classes, seed, device)  # checks the class list
+    keep = _check_classes(target_classes, tgt_train.num_classes)
     task = make_task(source, tgt_train, seed=seed, device=device,
                      target_test=partial_domain(target, "test", keep, seed, device))
     return Task(task.source, task.target, task.source_test, task.target_test,
