@@ -88,14 +88,18 @@ def plot_ratio_sweep(sweep: pd.DataFrame, ax=None, *, estimated: float | None = 
     return ax
 
 
-def plot_distance_bars(frame: pd.DataFrame, ax=None, value: str = "A-distance"):
-    """Figure 7: one bar per model (mean over seeds) with one dot per seed; ``frame`` has columns ``model``,
-    ``seed`` and ``value``, in the order the bars should appear."""
+def plot_distance_bars(frame: pd.DataFrame, ax=None, value: str = "A-distance", x: str = "model",
+                       baseline=None, baseline_label: str = ""):
+    """Figure 7 (and 04a's tables as pictures): one bar per ``x`` value (mean over seeds) with one dot per seed;
+    ``frame`` has columns ``x``, ``seed`` and ``value``, in the order the bars should appear. ``baseline``: per-seed
+    values of a reference drawn as dashed lines (one per seed), labelled ``baseline_label``."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.6))
-    order = list(dict.fromkeys(frame["model"]))
-    sns.barplot(data=frame, x="model", y=value, order=order, errorbar=None, color="0.8", ax=ax)
-    sns.stripplot(data=frame, x="model", y=value, order=order, hue="seed", palette="deep", size=7, ax=ax)
+    order = list(dict.fromkeys(frame[x]))
+    sns.barplot(data=frame, x=x, y=value, order=order, errorbar=None, color="0.8", ax=ax)
+    sns.stripplot(data=frame, x=x, y=value, order=order, hue="seed", palette="deep", size=7, ax=ax)
+    for i, b in enumerate(baseline if baseline is not None else ()):
+        ax.axhline(b, color="0.4", ls="--", lw=1, label=f"{baseline_label} (one line per seed)" if i == 0 else None)
     ax.set_xlabel("")
     ax.legend(title="seed", fontsize=8)
     return ax
