@@ -77,10 +77,13 @@ def main() -> None:
     print(f"torch={torch.__version__} threads={torch.get_num_threads()} steps={args.steps} batch={args.batch}+"
           f"{args.batch} repeats={args.repeats}")
     ms_per_step(task, "gsda", 20, args.batch, 0)  # warm-up
-    rows = {"dann": [], "gsda (b = 3, 14 discriminators)": []}
+    variants = {"dann": ("dann", {}), "gsda (b = 3, 14 discriminators)": ("gsda", {}),
+                "gsda, beta = 0 (gaps logged, no second-order graph)": ("gsda", {"beta": 0.0}),
+                "gsda, global only (levels = (), beta = 0)": ("gsda", {"beta": 0.0, "levels": ()})}
+    rows = {name: [] for name in variants}
     for _ in range(args.repeats):
-        rows["dann"].append(ms_per_step(task, "dann", args.steps, args.batch, 0))
-        rows["gsda (b = 3, 14 discriminators)"].append(ms_per_step(task, "gsda", args.steps, args.batch, 0))
+        for name, (method, options) in variants.items():
+            rows[name].append(ms_per_step(task, method, args.steps, args.batch, 0, **options))
     base = statistics.median(rows["dann"])
     print("| method | ms/step | against DANN |")
     print("|---|---:|---:|")

@@ -305,7 +305,7 @@ def test_short_fit_is_finite_moves_every_role_is_deterministic_and_never_reads_t
         if i == 0:
             h = res.history
             cols = ["loss", "loss_cls", "loss_global", "loss_local", "loss_sync", "sync_dom_norm",
-                    "sync_grp_norm_sum", "sync_cls_norm_sum", "domain_acc", "lambda"]
+                    "sync_grp_norm_sum", "sync_cls_norm_sum", "domain_acc", "group_acc", "class_acc", "lambda"]
             assert all(c in h for c in cols)
             assert np.isfinite(h[cols].to_numpy()).all() and (h["loss_sync"] >= 0).all()
     for s in states[1:]:
@@ -337,3 +337,17 @@ def test_levels_switch_the_local_losses_for_table_1s_ablation():
     with pytest.raises(ValueError, match="levels must be a tuple"):
         GSDA(full.features, full.classifier, beta=0.0, levels="class")
     assert b == 3
+
+
+def test_discriminator_accuracies_are_weighted_and_chance_without_weight():
+    from uda_nb.methods.gsda import discriminator_accuracies
+
+    domain = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    # discriminator 0: right on samples 0, 2, 3, wrong on 1; discriminator 1: right only on sample 1
+    logits = torch.tensor([[2.0, -1.0], [-1.0, 3.0], [-2.0, 1.0], [-0.5, 1.0]])
+    weights = torch.tensor([[1.0, 0.0], [1.0, 0.5], [1.0, 0.25], [1.0, 0.25]])
+    acc = discriminator_accuracies(logits, domain, weights)
+    assert acc[0].item() == pytest.approx(0.75)
+    assert acc[1].item() == pytest.approx(0.5 / 1.0)  # right on weight 0.5 out of 0.5 + 0.25 + 0.25
+    none = discriminator_accuracies(logits, domain, torch.zeros_like(weights))
+    assert torch.equal(none, torch.full((2,), 0.5))

@@ -7,7 +7,7 @@ from torch import nn
 
 from uda_nb.data import Domain
 from uda_nb.metrics import (accuracy, domain_classifier_accuracy, gap_covered, knn_domain_mixing, linear_probe_accuracy,
-                            mean_std, proxy_a_distance)
+                            mean_std, neighbour_class_agreement, proxy_a_distance)
 
 
 def test_a_distance_near_zero_for_one_distribution():
@@ -113,3 +113,15 @@ def test_domain_classifier_accuracy_is_balanced_over_domains():
     fs = torch.tensor([[1.0, 0.0], [2.0, 0.0], [-1.0, 0.0], [3.0, 0.0]])  # 3 of 4 called source
     ft = torch.tensor([[-1.0, 5.0], [1.0, 5.0]])  # 1 of 2 called target
     assert domain_classifier_accuracy(head, fs, ft) == pytest.approx((3 / 4 + 1 / 2) / 2)
+
+
+def test_neighbour_class_agreement_counts_target_points_next_to_their_own_source_class():
+    xs = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    ys = np.array([0, 1, 2])
+    xt = np.array([[0.5, 0.0], [9.0, 1.0], [0.0, 9.0], [1.0, 1.0]])
+    # nearest sources: 0, 1, 2, 0 -> the last target point (class 2) sits next to class 0
+    assert neighbour_class_agreement(xs, ys, xt, np.array([0, 1, 2, 2])) == pytest.approx(0.75)
+    # swapping two classes of the target (globally aligned, locally wrong) drops it
+    assert neighbour_class_agreement(xs, ys, xt, np.array([1, 0, 2, 2])) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="one label per row"):
+        neighbour_class_agreement(xs, ys[:2], xt, np.array([0, 1, 2, 2]))

@@ -84,6 +84,25 @@ def linear_probe_accuracy(features, labels, seed: int = 0, C: float = 1.0) -> fl
     return float(clf.score(x_te, y_te))
 
 
+def neighbour_class_agreement(source_features, source_labels, target_features, target_labels) -> float:
+    """How well the classes of two domains line up in a feature space: the fraction of target samples whose
+    nearest source sample (Euclidean, on the features as given) has the target sample's own class. Global
+    alignment can put a target class next to the wrong source class (GSDA's Figure 1a): that lowers this number
+    while the domain-level distance stays small. ``(N_s, D)``, ``(N_s,)``, ``(N_t, D)``, ``(N_t,)``; the target
+    labels are read for evaluation only."""
+    from sklearn.neighbors import NearestNeighbors
+
+    xs, xt = _numpy(source_features), _numpy(target_features)
+    ys, yt = _numpy(source_labels).ravel(), _numpy(target_labels).ravel()
+    if xs.ndim != 2 or xt.ndim != 2 or xs.shape[1] != xt.shape[1] or len(xs) != len(ys) or len(xt) != len(yt):
+        raise ValueError(f"neighbour_class_agreement needs features (N_s, D) and (N_t, D) with one label per row, "
+                         f"got {xs.shape}, {ys.shape}, {xt.shape}, {yt.shape}.")
+    if not len(xs) or not len(xt):
+        raise ValueError("neighbour_class_agreement needs at least one source and one target sample.")
+    nearest = NearestNeighbors(n_neighbors=1).fit(xs).kneighbors(xt, return_distance=False)[:, 0]
+    return float((ys[nearest] == yt).mean())
+
+
 def proxy_a_distance(source_features, target_features, seed: int = 0, max_per_domain: int | None = None,
                      C: float = 1.0) -> float:
     """Proxy A-distance between two feature samples ``(N_s, D)`` and ``(N_t, D)`` (tensors or arrays).

@@ -1,0 +1,90 @@
+"""The pieces 05_gsda builds on: its specs share DANN's runs with 04_transpar, Table 1's rows switch exactly one
+part on at a time, the partial-DA specs keep the target's classes, and the hierarchy figure writes the gaps of
+eq. 10-11 computed from the magnitudes it is given."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from uda_nb.data import make_task
+from uda_nb.experiments import build_method, build_task, run_key
+from uda_nb.gsda_viz import draw_hierarchy, plot_sample_weights
+from uda_nb.methods.gsda import LEVELS
+from uda_nb.papers import gsda as G
+from uda_nb.papers import transpar as T
+
+
+@pytest.mark.parametrize("pair", G.PAIRS)
+def test_dann_rows_are_04_transpars_runs(pair):
+    ours, theirs = G.spec("dann", *pair, "report"), T.table_spec("dann", *pair, "report")
+    task = make_task(*pair, device="cpu")
+    cpu = torch.device("cpu")
+    assert run_key(ours, 0, cpu, task) == run_key(theirs, 0, cpu, task)
+
+
+def test_gsda_follows_dann_s_reversal_coefficient_per_pair_and_logs_ten_rows():
+    street = G.spec("gsda", "syn", "street", "report")
+    assert street.options["lambda_max"] == T.options_for("dann", "syn", "street")["lambda_max"] == 0.1
+    assert "lambda_max" not in G.spec("gsda", "mnist", "mnistm", "report").options
+    assert street.eval_every == street.steps // 10
+    # an explicit option wins over the pair's
+    assert G.spec("gsda", "syn", "street", "report", {"lambda_max": 1.0}).options["lambda_max"] == 1.0
+
+
+def test_table_rows_add_one_part_each():
+    task = build_task(G.spec("gsda", "mnist", "mnistm", "smoke"), device="cpu")
+    built = {label: build_method(G.spec("gsda", "mnist", "mnistm", "smoke", opts), task)
+             for label, opts in G.ABLATION.items()}
+    parts = {label: (m.levels, m.beta) for label, m in built.items()}
+    assert parts == {"global": ((), 0.0), "+ class": (("class",), 0.0), "+ group": (LEVELS, 0.0),
+                     G.FULL: (LEVELS, 1.0)}
+
+
+def test_partial_specs_keep_the_target_classes_and_the_paper_s_partial_weights():
+    for label in G.PARTIAL_METHODS:
+        s = G.partial_spec(label, "smoke")
+        assert s.target_classes == G.PARTIAL_CLASSES and (s.source, s.target) == G.PARTIAL_PAIR
+    gsda = G.partial_spec("GSDA", "smoke")
+    assert gsda.method == "gsda" and gsda.options["alpha"] == 0.2 and gsda.options["beta"] == 10.0
+    assert "alpha" not in G.partial_spec("DANN", "smoke").options
+    assert "alpha" not in G.partial_spec("GSDA, Office-31 weights", "smoke").options
+    with pytest.raises(ValueError, match="choose one of"):
+        G.partial_spec("gsda", "smoke")
+    task = build_task(gsda, device="cpu")
+    assert task.target.labels is None  # the training split carries no target label
+    assert set(task.target_test.labels.unique().tolist()) == set(G.PARTIAL_CLASSES)
+
+
+def test_hierarchy_figure_writes_the_gaps_of_the_magnitudes_it_is_given():
+    groups = [[0, 2], [1]]
+    # dom, grp1, grp2, cls0, cls1, cls2
+    norms = [1.0, 0.5, 0.25, 0.125, 0.3, 0.25]
+    fig, ax = plt.subplots()
+    draw_hierarchy(norms, groups, ax=ax)
+    texts = " | ".join(t.get_text() for t in ax.texts)
+    assert f"{abs(1.0 - 0.75):.4f}" in texts                 # |G_dom - (G_grp1 + G_grp2)|
+    assert f"gap {abs(0.5 - (0.125 + 0.25)):.4f}" in texts   # group {0, 2}
+    assert f"gap {abs(0.25 - 0.3):.4f}" in texts             # group {1}
+    with pytest.raises(ValueError, match="1 \\+ b \\+ r = 6"):
+        draw_hierarchy(norms[:-1], groups, ax=ax)
+    plt.close(fig)
+
+
+def test_sample_weight_picture_shows_every_weight():
+    w = torch.tensor([[1.0, 1.0, 0.0, 1.0, 0.0, 0.0], [1.0, 0.2, 0.8, 0.1, 0.8, 0.1]])
+    fig, ax = plt.subplots()
+    plot_sample_weights(w, [[0, 2], [1]], ["source", "target"], ax=ax)
+    assert np.allclose(ax.images[0].get_array(), w.numpy())
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["dom", "grp 1", "grp 2", "cls 0", "cls 1", "cls 2"]
+    plt.close(fig)
+
+
+def test_training_aids_row_is_full_gsda_with_balanced_source_and_confident_targets():
+    aids, full = G.aids_spec("syn", "street", "smoke"), G.spec("gsda", "syn", "street", "smoke")
+    assert aids.balance_source and not full.balance_source
+    assert aids.options == {**full.options, "confidence_threshold": G.CONFIDENCE_THRESHOLD}
