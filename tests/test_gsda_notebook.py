@@ -52,7 +52,10 @@ def test_partial_specs_keep_the_target_classes_and_the_paper_s_partial_weights()
     gsda = G.partial_spec("GSDA", "smoke")
     assert gsda.method == "gsda" and gsda.options["alpha"] == 0.2 and gsda.options["beta"] == 10.0
     assert "alpha" not in G.partial_spec("DANN", "smoke").options
-    assert "alpha" not in G.partial_spec("GSDA, Office-31 weights", "smoke").options
+    pre = G.partial_spec("GSDA, from the source-only model", "smoke")
+    assert pre.init_from == G.partial_spec("source-only", "smoke")
+    assert set(pre.init_modules) == {"features", "classifier"} and pre.options == gsda.options
+    assert G.partial_spec("DANN", "smoke").init_from is None
     with pytest.raises(ValueError, match="choose one of"):
         G.partial_spec("gsda", "smoke")
     task = build_task(gsda, device="cpu")
