@@ -91,3 +91,24 @@ def test_training_aids_row_is_full_gsda_with_balanced_source_and_confident_targe
     aids, full = G.aids_spec("syn", "street", "smoke"), G.spec("gsda", "syn", "street", "smoke")
     assert aids.balance_source and not full.balance_source
     assert aids.options == {**full.options, "confidence_threshold": G.CONFIDENCE_THRESHOLD}
+
+
+def test_sync_and_level_curves_plot_the_history_columns_they_name():
+    import pandas as pd
+
+    from uda_nb.gsda_viz import DISC_ACCURACIES, SYNC_SIDES, plot_levels, plot_sync_gaps
+
+    frame = pd.DataFrame({"step": [10, 20, 10, 20], "seed": [0, 0, 1, 1], "sync_dom_grp": [0.2, 0.1, 0.4, 0.3],
+                          "sync_grp_cls": [0.01, 0.02, 0.03, 0.04], "sync_dom_norm": [1.0, 2.0, 3.0, 4.0],
+                          "sync_grp_norm_sum": [1.0, 1.0, 1.0, 1.0], "sync_cls_norm_sum": [0.5, 0.5, 0.5, 0.5],
+                          "domain_acc": [0.9, 0.8, 0.7, 0.6], "group_acc": [0.5] * 4, "class_acc": [0.6] * 4})
+    fig, axes = plt.subplots(1, 4)
+    plot_sync_gaps({"run": frame}, axes=axes[:2])
+    # the mean over seeds at each step
+    assert np.allclose(axes[0].lines[0].get_ydata(), [0.3, 0.2])
+    assert np.allclose(axes[1].lines[0].get_ydata(), [0.02, 0.03])
+    plot_levels(frame, SYNC_SIDES, ax=axes[2])
+    assert [np.round(l.get_ydata(), 6).tolist() for l in axes[2].lines[:3]] == [[2.0, 3.0], [1.0, 1.0], [0.5, 0.5]]
+    plot_levels(frame, DISC_ACCURACIES, ax=axes[3])
+    assert np.allclose(axes[3].lines[0].get_ydata(), [0.8, 0.7]) and axes[3].get_ylim()[0] == 0
+    plt.close(fig)
