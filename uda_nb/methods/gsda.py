@@ -330,6 +330,11 @@ class GSDA(Method):
     def roles(self):
         return {**super().roles(), "adversarial": list(self.discriminators.parameters())}
 
+    def level_slices(self) -> tuple[slice, slice, slice]:
+        """Where D^dom, the group and the class discriminators sit along the discriminator axis (M)."""
+        b = self.num_groups
+        return slice(0, 1), slice(1, 1 + b), slice(1 + b, None)
+
     def adaptation_factor(self, progress: float) -> float:
         """The reversal coefficient lambda at training progress ``p`` in [0, 1]: 0 at the start."""
         return self.lambda_max * grl_lambda(progress, self.gamma)
@@ -373,8 +378,8 @@ class GSDA(Method):
             # without the sync term (beta = 0) the gaps are only logged: no second-order graph to keep
             norms = feature_grad_norms(sync_losses, x, create_graph=self.beta > 0).sum(dim=1)  # G_m, (M,)
             loss_sync, parts = sync_loss(norms, self.groups)
-        b = self.num_groups
-        local = adv[1:1 + b].sum() * ("group" in self.levels) + adv[1 + b:].sum() * ("class" in self.levels)
+        _, grp, cls = self.level_slices()
+        local = adv[grp].sum() * ("group" in self.levels) + adv[cls].sum() * ("class" in self.levels)
         return {"loss_cls": loss_cls, "entropy": entropy, "loss_global": adv[0], "loss_local": local,
                 "loss_sync": loss_sync, "norms": norms, "logits": adv_logits, "weights": w, "domain": domain,
                 "lambda": torch.tensor(coeff), **{f"sync_{k}": v for k, v in parts.items()}}
@@ -386,11 +391,11 @@ class GSDA(Method):
             loss = loss + self.beta * t["loss_sync"]
         with torch.no_grad():
             acc = discriminator_accuracies(t["logits"], t["domain"], t["weights"])
-        b = self.num_groups
+        _, grp, cls = self.level_slices()
         logs = {k: t[k].detach() for k in ("loss_cls", "entropy", "loss_global", "loss_local", "loss_sync")}
         logs.update(loss=loss.detach(), sync_grp_cls=t["sync_grp_cls"].detach(),
                     sync_dom_grp=t["sync_dom_grp"].detach(),
                     sync_dom_norm=t["sync_dom"].detach(), sync_grp_norm_sum=t["sync_grp_sum"].detach(),
-                    sync_cls_norm_sum=t["sync_cls_sum"].detach(), domain_acc=acc[0], group_acc=acc[1:1 + b].mean(),
-                    class_acc=acc[1 + b:].mean(), **{"lambda": t["lambda"]})
+                    sync_cls_norm_sum=t["sync_cls_sum"].detach(), domain_acc=acc[0], group_acc=acc[grp].mean(),
+                    class_acc=acc[cls].mean(), **{"lambda": t["lambda"]})
         return loss, logs

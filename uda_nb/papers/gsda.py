@@ -35,7 +35,7 @@ ABLATION = {
     "+ group": {"levels": ("group", "class"), "beta": 0.0},
     "+ sync (GSDA)": {},
 }
-FULL = "+ sync (GSDA)"
+FULL = list(ABLATION)[-1]
 
 #: the paper's two training aids (its section 3.1): class-balanced source batches, and only target images with a
 #: confident pseudo-label in the local discriminators. The paper gives no threshold; 0.9 was fixed before any run
