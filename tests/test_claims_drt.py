@@ -1,5 +1,5 @@
 """Claims test: DRT at a reduced budget (about 2 minutes), on the leave-one-out target street (the SVHN analogue),
-with 03_drt's recipe (uda_nb.papers.drt: 600 source-only steps per network, then 300 MCD steps from that model),
+with 03_drt's recipe (uda_nb.papers.drt: 1,200 source-only steps per network, then 300 MCD steps from that model),
 one seed, no caching.
 
 DRT's headline (DRT-MCD above static MCD) does not hold on every CPU at this budget: on street, seed 0, 03_drt
