@@ -19,6 +19,13 @@ The coefficients come from an SE-like branch on the layer's *input* (global aver
 hidden width is ``max(min_hidden, in_channels // reduction)`` so that a 3-channel first layer still has a few
 hidden units. Biases are static (the paper ignores them).
 
+``temperature`` (routing and the combination only) divides the branch's routing logits before the softmax,
+``pi(x) = softmax(z(x) / temperature)``. The paper's eq. 4 is ``temperature = 1`` (the default). Below 1 it
+sharpens the routing: after our short CPU schedules ``pi(x)`` stays near uniform and moves by about 0.01 from
+image to image at 1, so the network computes nearly one kernel for all inputs (benchmarks/RESULTS.md, "DRT: how
+dynamic are the coefficients"). Dynamic convolution (Chen et al., CVPR 2020, the paper's [4]) goes the other way,
+a temperature above 1 early in a long ImageNet schedule, so that every kernel keeps learning.
+
 ``residual="1x1"`` is the reference code's simplification: the ``Phi_i`` are 1 x 1 kernels (only ``C_in``
 rows of each ``Phi_i`` non-zero, the paper's remark below eq. 4), i.e. ``K`` 1 x 1 convolutions, mixed by
 ``pi(x)``, added to the static ``k x k`` output (routing only in the reference code; here any variant). It is
@@ -62,7 +69,8 @@ class DynamicConv2d(nn.Module):
     in_channels, out_channels, kernel_size, stride, padding, bias: as ``nn.Conv2d`` (square kernels, no
     dilation or groups). variant: ``"static" | "attention" | "routing" | "combined"``; num_bases: ``K`` (4 in
     the paper); reduction, min_hidden: the coefficient branch's hidden width ``max(min_hidden, C_in //
-    reduction)``; residual: ``"full"`` (``Phi_i`` of ``W0``'s shape) or ``"1x1"`` (the reference code's 1 x 1
+    reduction)``; temperature: the routing softmax's (module docstring; 1 in the paper); residual: ``"full"``
+    (``Phi_i`` of ``W0``'s shape) or ``"1x1"`` (the reference code's 1 x 1
     residuals); impl: ``"grouped"`` (faster here) or ``"mix"`` (same numbers up to float rounding).
 
     ``record = True`` keeps the last forward's coefficients, detached, in :attr:`coefficients`
@@ -71,8 +79,11 @@ class DynamicConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
                  bias: bool = True, variant: str = "routing", num_bases: int = 4, reduction: int = 4,
-                 min_hidden: int = 4, residual: str = "full", impl: str = "grouped"):
+                 min_hidden: int = 4, residual: str = "full", impl: str = "grouped", temperature: float = 1.0):
         super().__init__()
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0 \
+                or not math.isfinite(temperature):
+            raise ValueError(f"temperature must be a positive number (1 is the paper's softmax), got {temperature!r}.")
         if variant not in VARIANTS:
             raise ValueError(f"Unknown DRT variant {variant!r}: choose one of {VARIANTS}.")
         if residual not in RESIDUALS:
@@ -88,6 +99,7 @@ class DynamicConv2d(nn.Module):
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding = stride, padding
         self.variant, self.residual, self.impl = variant, residual, impl
+        self.temperature = float(temperature)
         self.num_bases = num_bases if variant in ("routing", "combined") else 0
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -130,7 +142,8 @@ class DynamicConv2d(nn.Module):
         if self.uses_attention:
             out["attention"] = torch.sigmoid(raw[:, :self.out_channels])
         if self.num_bases:
-            out["routing"] = torch.softmax(raw[:, raw.shape[1] - self.num_bases:], dim=1)
+            logits = raw[:, raw.shape[1] - self.num_bases:]
+            out["routing"] = torch.softmax(logits if self.temperature == 1.0 else logits / self.temperature, dim=1)
         return out
 
     def basis(self, i: int) -> torch.Tensor:
@@ -208,7 +221,7 @@ class DynamicConv2d(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, variant={self.variant!r}, K={self.num_bases}, residual={self.residual!r}, "
-                f"impl={self.impl!r}")
+                f"impl={self.impl!r}" + (f", temperature={self.temperature:g}" if self.temperature != 1.0 else ""))
 
 
 def dynamic_layers(model: nn.Module) -> dict[str, DynamicConv2d]:

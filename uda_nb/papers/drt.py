@@ -57,7 +57,8 @@ ADDA_LR = 0.001
 @dataclass(frozen=True)
 class DRTSizes:
     """Steps and seeds of one budget. ``widths``: the drt-digits stage widths; ``num_k``: MCD's generator steps;
-    ``one_step``: the reference code's gradient-reversal MCD; ``evals``: history rows per run."""
+    ``one_step``: the reference code's gradient-reversal MCD; ``evals``: history rows per run; ``temperature``: the
+    routing softmax's (1 in the paper; :class:`uda_nb.models.dynamic.DynamicConv2d`)."""
 
     seeds: int
     steps: int
@@ -70,6 +71,7 @@ class DRTSizes:
     adapt_steps: int = 0
     eval_samples: int = 500
     evals: int = 4
+    temperature: float = 1.0
 
 
 #: sized from measured step times (benchmarks/RESULTS.md, "DRT notebook sizing"): every adaptation starts from
@@ -106,6 +108,8 @@ def network(sizes: DRTSizes, dynamic: str = "routing", num_bases: int = 4) -> di
     model = {"dynamic": dynamic, "widths": tuple(sizes.widths)}
     if dynamic in ("routing", "combined"):
         model["num_bases"] = int(num_bases)
+        if sizes.temperature != 1.0:  # only then, so that the paper's softmax keeps its cache keys
+            model["temperature"] = float(sizes.temperature)
     return {"backbone": "drt-digits", "model": model}
 
 
