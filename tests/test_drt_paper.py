@@ -110,6 +110,39 @@ def test_domain_probe_reads_only_the_layers_it_is_given():
     assert D.domain_probe(coeffs, ids, ("conv1", "conv3")) > 90.0
 
 
+def test_temperature_reaches_every_routing_layer_and_keeps_the_paper_s_cache_keys():
+    import dataclasses
+    sharp = dataclasses.replace(SIZES, temperature=0.3)
+    assert D.spec("source_only", "uci", SIZES, dynamic="routing").model.get("temperature") is None
+    assert D.spec("source_only", "uci", sharp, dynamic="routing").model["temperature"] == 0.3
+    assert "temperature" not in D.spec("source_only", "uci", sharp, dynamic="static").model  # no routing to sharpen
+    cpu = torch.device("cpu")
+    assert run_key(D.spec("mcd", "uci", sharp, dynamic="routing"), 0, cpu) != run_key(
+        D.spec("mcd", "uci", SIZES, dynamic="routing"), 0, cpu)
+    net = methods.create("source_only", 10, (3, 32, 32), backbone="drt-digits", dynamic="routing", temperature=0.3,
+                         widths=(8, 12, 16), seed=0)
+    from uda_nb.models import dynamic_layers
+    assert [layer.temperature for layer in dynamic_layers(net).values()] == [0.3, 0.3, 0.3]
+    with pytest.raises(ValueError, match="temperature=0.3 is an option of the DRT backbones"):
+        methods.create("source_only", 10, (3, 32, 32), backbone="digits", temperature=0.3)
+
+
+def test_routing_dynamics_is_one_and_zero_for_uniform_and_one_hot_coefficients():
+    uniform = np.full((6, 4), 0.25)
+    one_hot = np.eye(4)[[0, 1, 2, 3, 0, 1]]
+    table = D.routing_dynamics({"conv1": uniform, "conv3": one_hot})
+    assert table.loc["conv1", "entropy"] == pytest.approx(1.0) and table.loc["conv1", "spread"] == 0.0
+    assert table.loc["conv3", "entropy"] == pytest.approx(0.0, abs=1e-9)
+    # by hand: column 0 of one_hot is (1, 0, 0, 0, 1, 0): mean 1/3, population std sqrt(2)/3, the same for
+    # column 1; columns 2 and 3 are (0, 0, 1, 0, 0, 0): std sqrt(5)/6
+    expect = (2 * np.sqrt(2) / 3 + 2 * np.sqrt(5) / 6) / 4
+    assert table.loc["conv3", "spread"] == pytest.approx(expect)
+    half = np.tile([0.5, 0.5, 0.0, 0.0], (3, 1))
+    assert D.routing_dynamics({"c": half}).loc["c", "entropy"] == pytest.approx(np.log(2) / np.log(4))
+    with pytest.raises(ValueError, match="rows sum to 1"):
+        D.routing_dynamics({"conv1": np.full((3, 6), 0.5)})  # attention coefficients, not routing
+
+
 def test_resnet_bottlenecks_get_the_dynamic_residual_on_their_3x3_conv_only():
     from uda_nb.models import DynamicConv2d, dynamic_layers, make_dynamic
     import torchvision.models as tvm

@@ -113,6 +113,25 @@ def test_routing_sums_to_one_and_attention_lies_in_0_1():
     assert "attention" not in _layer("routing").dynamic_coefficients(_x())
 
 
+def test_temperature_divides_the_routing_logits_and_leaves_attention_alone():
+    logits = torch.tensor([0.2, -0.1, 0.0, 0.4])
+    layer = _layer("combined", temperature=0.25)
+    _force_branch(layer, torch.cat([torch.zeros(6), logits]))
+    c = layer.dynamic_coefficients(_x(b=2))
+    # by hand: softmax(z / T) with T = 1/4 is softmax(4 z)
+    e = torch.exp(4 * logits)
+    assert torch.allclose(c["routing"], (e / e.sum()).expand(2, 4), atol=1e-6)
+    assert torch.allclose(c["attention"], torch.full((2, 6), 0.5))  # sigmoid(0): no temperature there
+    plain = _layer("combined")
+    _force_branch(plain, torch.cat([torch.zeros(6), logits]))
+    assert torch.allclose(plain.dynamic_coefficients(_x(b=2))["routing"], torch.softmax(logits, 0).expand(2, 4))
+    # a lower temperature sharpens: the largest coefficient grows
+    assert float(c["routing"].detach().max()) > float(plain.dynamic_coefficients(_x(b=2))["routing"].detach().max())
+    for bad in (0, -1.0, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="temperature must be a positive number"):
+            DynamicConv2d(3, 4, 3, temperature=bad)
+
+
 def test_a_three_channel_first_layer_still_has_a_hidden_unit_floor():
     layer = DynamicConv2d(3, 8, 5, reduction=16, min_hidden=4)
     assert layer.branch[0].out_features == 4

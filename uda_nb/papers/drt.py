@@ -245,6 +245,21 @@ def coefficients(method, images: torch.Tensor, batch_size: int = 500) -> dict[st
     return {name: np.concatenate(v) for name, v in out.items()}
 
 
+def routing_dynamics(coeffs: dict[str, np.ndarray]) -> pd.DataFrame:
+    """How far from static each layer's routing is, from :func:`coefficients` of a routing model
+    (``{layer: (N, K)}``, rows summing to 1): one row per layer with ``entropy`` (the mean over images of
+    ``H(pi(x)) / log K``: 1 for uniform coefficients, 0 for one-hot) and ``spread`` (the std of ``pi(x)`` across the
+    images, averaged over the K entries: 0 when every image gets the same kernel)."""
+    rows = []
+    for name, pi in coeffs.items():
+        if pi.ndim != 2 or pi.shape[1] < 2 or not np.allclose(pi.sum(1), 1.0, atol=1e-4):
+            raise ValueError(f"routing_dynamics needs routing coefficients (N, K >= 2) whose rows sum to 1; layer "
+                             f"{name!r} has shape {pi.shape}: pass coefficients() of a 'routing' model.")
+        entropy = -(pi * np.log(np.clip(pi, 1e-12, None))).sum(1) / np.log(pi.shape[1])
+        rows.append({"layer": name, "entropy": float(entropy.mean()), "spread": float(pi.std(0).mean())})
+    return pd.DataFrame(rows).set_index("layer")
+
+
 def domain_images(n_per_domain: int, split: str = "test", seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     """``n_per_domain`` held-out images of each of the five domains (a seeded draw) and their domain ids
     ``(5 n,)`` in :data:`DOMAINS` order."""
