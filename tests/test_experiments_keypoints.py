@@ -80,3 +80,18 @@ def test_pretrain_then_adapt_trains_the_pretrained_model_once(isolated_data, mon
     assert cached.cached
     for k, v in cached.method.features.state_dict().items():
         assert torch.equal(seen["psi"][k], v), k
+
+
+def test_hands_keeps_the_pretrained_f_and_dsprites_trains_a_fresh_one():
+    """The per-family protocol (papers.regda.KEEP_F): hands DD and RegDA load psi and f from the source-only run,
+    dSprites loads psi only (fresh f, the paper's); an explicit ``keep_f`` overrides the family's default."""
+    from uda_nb.papers import regda as R
+
+    sizes = R.sizes_for("report")
+    for method in ("dd", "regda"):
+        assert R.adapt_spec(method, *R.HANDS, sizes).init_modules == ("features", "classifier")
+        dsprites = R.adapt_spec(method, "dsprites-color", "dsprites-noisy", sizes)
+        assert "classifier" not in dsprites.init_modules
+    assert "classifier" not in R.adapt_spec("regda", *R.HANDS, sizes, keep_f=False).init_modules
+    assert R.adapt_spec("regda", "dsprites-color", "dsprites-noisy", sizes, keep_f=True).init_modules == (
+        "features", "classifier")
