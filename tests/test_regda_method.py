@@ -85,6 +85,41 @@ def test_f_gets_only_the_supervised_gradient_never_one_through_J():
     assert any(not torch.allclose(a, b) for a, b in zip(grads[1.0]["feature"], grads[50.0]["feature"]))
 
 
+def _first_substep_grads(m, batch, progress):
+    opt = make_optimizer(m, 0.01, kind="nesterov")
+    captured = []
+    orig = opt.step
+    opt.step = lambda: (captured.append([p.grad.clone() if p.grad is not None else None
+                                         for p in m.roles()["feature"]]), orig())
+    m.update(batch, progress, opt)
+    return captured
+
+
+def test_warm_start_scales_only_what_psi_gets_through_f_prime():
+    """The reference code's warm-start layer: psi's objective-1 gradient is the supervised part plus c(p) times
+    the part through f' (c rising from 0 to 0.1), and at p = 0 objective 3 gives psi nothing."""
+    task = toy_task()
+    batch = _batch(task)
+    gamma, p = 15.0, 0.1
+    c = 0.1 * (2 / (1 + torch.exp(torch.tensor(-gamma * p))) - 1)
+    m_warm = methods.for_task("regda", task, warm_start=True, warm_gamma=gamma, seed=0)
+    assert m_warm.grad_coeff(0.0) == 0.0 and m_warm.grad_coeff(p) == pytest.approx(float(c))
+    assert m_warm.grad_coeff(1.0) == pytest.approx(0.1, abs=1e-6)
+    assert methods.for_task("regda", task, seed=0).grad_coeff(p) == 1.0
+    g_warm = _first_substep_grads(m_warm, batch, p)[0]
+    g_full = _first_substep_grads(methods.for_task("regda", task, seed=0), batch, p)[0]
+    ref = methods.for_task("regda", task, seed=0)
+    sup = ref.supervised_loss(ref(batch.x_s), batch.y_s, batch.visible_s)
+    g_sup = torch.autograd.grad(sup, list(ref.features.parameters()), allow_unused=True)
+    for gw, gf, gs in zip(g_warm, g_full, g_sup):
+        gs = torch.zeros_like(gw) if gs is None else gs
+        assert torch.allclose(gw - gs, float(c) * (gf - gs), atol=1e-6)
+    assert any(not torch.allclose(gf, gw) for gf, gw in zip(g_full, g_warm))
+    # progress 0: c = 0, so objective 3 (psi through f' alone) leaves psi's gradient at zero
+    third = _first_substep_grads(methods.for_task("regda", task, warm_start=True, seed=0), batch, 0.0)[2]
+    assert all(g is None or not g.any() for g in third)
+
+
 def test_objective_two_moves_the_adversary_towards_the_ground_false_map():
     task = toy_task()
     m = methods.for_task("regda", task, seed=0)
