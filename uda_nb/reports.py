@@ -45,10 +45,13 @@ BASELINE_KEYS = ("source-only", "train-on-target")
 
 
 #: seconds an ``interactive``-tagged (ipywidgets) cell may run before the notebook is executed again. nbclient
-#: sometimes never receives the end of a widget cell although the kernel has finished it (jupyter/nbclient#312;
-#: seen here five times in about a hundred executions, always in a widget cell, the kernel idle): the widget
-#: cells only draw from results computed above, so a few minutes is far more than they need.
-WIDGET_CELL_TIMEOUT = 300
+#: sometimes does not see the kernel's reply to a widget cell until its wait for that reply times out
+#: (jupyter/nbclient#312): the kernel is idle after a fraction of a second, yet the reply is read only at the
+#: timeout, and then the cell completes normally. (Seen on 2 of 3 executions of 02_regda on 2026-12-03, each
+#: cell recorded as taking exactly 300.0 s, the value here then.) More rarely the reply never comes and the cell
+#: times out. So this timeout is what each stall costs: the widget cells take 0.1-2.3 s (they only draw from
+#: results computed above), and 30 s leaves them ten times that.
+WIDGET_CELL_TIMEOUT = 30
 #: executions of one notebook before giving up; the run cache makes a second execution cheap
 ATTEMPTS = 3
 
