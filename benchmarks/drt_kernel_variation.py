@@ -12,9 +12,10 @@ test images of its four source domains (images only):
 * ``pi spread``: the std of pi(x) over images, averaged over the K entries (as in ``routing_dynamics``).
 
 Each for the network at initialisation (the spec's seed, no step taken) and after the report budget's
-source-only stage (the cached 03_drt run, trained if absent).
+source-only stage (the cached 03_drt run, trained if absent) and, with ``--adapted``, after DRT-MCD's adaptation
+from it (03_drt's run; the adaptation reads unlabeled target images, this script only source test images).
 
-    python benchmarks/drt_kernel_variation.py --targets mnist --seeds 0 1
+    python benchmarks/drt_kernel_variation.py --targets mnist --seeds 0 1 --adapted
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", default=["mnist"], choices=list(D.DOMAINS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--images", type=int, default=250, help="held-out test images per source domain")
+    parser.add_argument("--adapted", action="store_true", help="also the DRT-MCD model adapted from the trained one")
     args = parser.parse_args()
     sizes = D.sizes_for("report")
     print("| target | seed | network | layer | kernel variation | bases apart | pi spread |")
@@ -88,7 +90,11 @@ def main() -> None:
             seed_everything(seed)
             fresh = build_method(spec, task)  # what run() builds before its first step
             trained = run(spec, seed, progress=False).method
-            for label, model in (("at initialisation", fresh), ("after the source-only stage", trained)):
+            models = [("at initialisation", fresh), ("after the source-only stage", trained)]
+            if args.adapted:
+                adapted = run(D.spec("mcd", target, sizes, dynamic="routing"), seed, progress=False).method
+                models.append(("after DRT-MCD", adapted))
+            for label, model in models:
                 for layer, v in kernel_variation(model, images).items():
                     print(f"| {target} | {seed} | {label} | {layer} | {v['kernel variation']:.4f} | "
                           f"{v['bases apart']:.3f} | {v['pi spread']:.4f} |", flush=True)
