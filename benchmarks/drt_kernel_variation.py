@@ -28,19 +28,15 @@ import torch
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
 from uda_nb.config import seed_everything  # noqa: E402
-from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import build_method, build_task, run  # noqa: E402
 from uda_nb.models.dynamic import dynamic_layers  # noqa: E402
 from uda_nb.papers import drt as D  # noqa: E402
 
 
-def source_images(target: str, per_domain: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    parts = []
-    for name in D.sources_of(target):
-        dom = load_domain(name, "test")
-        parts.append(dom.images[torch.randperm(len(dom), generator=g)[:per_domain]])
-    return torch.cat(parts)
+def source_images(target: str, per_domain: int) -> torch.Tensor:
+    """Held-out test images of ``target``'s four source domains (``papers.drt.domain_images``' draw)."""
+    images, ids = D.domain_images(per_domain)
+    return images[torch.from_numpy(ids != D.DOMAINS.index(target))]
 
 
 @torch.no_grad()
