@@ -229,7 +229,8 @@ def run_key(spec: RunSpec, seed: int, device: torch.device, task: Task | None = 
 
 def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: bool | None = None,
         task: Task | None = None) -> RunResult:
-    """Train ``spec`` with ``seed`` (or load the cached result). Deterministic on the CPU for a given seed.
+    """Train ``spec`` with ``seed`` (or load the cached result). Deterministic on one CPU for a given seed and
+    thread count (``torch.get_num_threads()``: a run's floats change with it, and the cache key does not hold it).
 
     ``task``: train on this task instead of the one the spec names (e.g. real data); the cache key then
     includes a fingerprint of its data.
