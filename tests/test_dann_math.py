@@ -46,6 +46,14 @@ def test_lr_schedule_endpoints():
         lr_schedule("cosine-ish")
 
 
+def test_regda_step_schedule_drops_at_epochs_45_and_60_of_70():
+    step = lr_schedule("regda-step")
+    # epoch e of 70 starts at progress e / 70: the rate is 1e-3, 1e-4, 1e-5 for a base of 1e-3 (section 5.2.2)
+    assert [step(e / 70) for e in (0, 44, 44.99)] == [1.0, 1.0, 1.0]
+    assert [step(e / 70) for e in (45, 59.99)] == [0.1, 0.1]
+    assert [step(e / 70) for e in (60, 70)] == [0.01, 0.01]
+
+
 def test_domain_loss_matches_hand_computation_and_reverses_feature_gradient():
     torch.manual_seed(0)
     disc = nn.Linear(4, 1)

@@ -32,11 +32,21 @@ def constant_lr_factor(progress: float) -> float:
     return 1.0
 
 
-LR_SCHEDULES: dict[str, Callable[[float], float]] = {"dann": dann_lr_factor, "constant": constant_lr_factor}
+def regda_step_lr_factor(progress: float) -> float:
+    """RegDA's source-only schedule (section 5.2.2 of Jiang et al. 2021): 70 epochs, the rate divided by 10 at
+    epoch 45 and by 100 at epoch 60, as a function of progress: 1 for ``p < 45/70``, 0.1 for ``p < 60/70``,
+    0.01 after."""
+    if progress < 45 / 70:
+        return 1.0
+    return 0.1 if progress < 60 / 70 else 0.01
+
+
+LR_SCHEDULES: dict[str, Callable[[float], float]] = {"dann": dann_lr_factor, "constant": constant_lr_factor,
+                                                     "regda-step": regda_step_lr_factor}
 
 
 def lr_schedule(name_or_fn: str | Callable[[float], float]) -> Callable[[float], float]:
-    """Look up a learning-rate factor schedule by name (``dann``, ``constant``) or pass a callable through."""
+    """Look up a learning-rate factor schedule by name (``dann``, ``constant``, ``regda-step``) or pass a callable through."""
     if callable(name_or_fn):
         return name_or_fn
     if name_or_fn not in LR_SCHEDULES:
