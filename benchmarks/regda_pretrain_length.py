@@ -1,7 +1,7 @@
 """How long the hands source-only model needs, read from the source test split only (no target label).
 
-The report recipe pretrains the hands model for ``SIZES.hands_pretrain`` steps at a constant Adam rate. This
-script trains the same spec for ``--steps`` steps, logging the source test PCK every ``--every`` steps, for each
+The report recipe pretrained the hands model at a constant Adam rate when this screen ran (2026-12-02; it now
+takes the paper's step schedule, ``regda_pretrain_schedule.py``). This script trains that spec for ``--steps`` steps, logging the source test PCK every ``--every`` steps, for each
 seed, and prints the curve and the rule's pick: the first checkpoint (a multiple of 1,000 steps) after which the
 seed-mean source PCK rises by less than ``--min-gain`` points over the next 1,000 steps.
 
@@ -32,7 +32,8 @@ def main() -> None:
     args = parser.parse_args()
 
     base = R.pretrain_spec(R.HANDS[0], R.sizes_for("report"))
-    spec = dataclasses.replace(base, steps=args.steps, eval_every=args.every)
+    # the constant rate this screen was run with (the recipe has taken the paper's step schedule since 2026-12-04)
+    spec = dataclasses.replace(base, steps=args.steps, eval_every=args.every, schedule="constant")
     curves = []
     for seed in args.seeds:
         t = time.perf_counter()

@@ -61,6 +61,21 @@ def test_learning_rate_follows_the_dann_schedule_from_progress():
         assert row["lambda"] == pytest.approx(sum(grl_lambda(q / 20) for q in steps_in_row) / 5, rel=1e-5)
 
 
+def test_a_named_schedule_reaches_the_optimizer_regda_step_drops_at_45_and_60_of_70():
+    res = _train(toy_task(), name="source_only", steps=70, eval_every=1, schedule="regda-step")
+    lr = res.history.set_index("step").lr  # the row at step s logs the rate of step s - 1, p = (s - 1) / 70
+    assert lr[45] == pytest.approx(0.05) and lr[46] == pytest.approx(0.005)
+    assert lr[60] == pytest.approx(0.005) and lr[61] == pytest.approx(0.0005) and lr[70] == pytest.approx(0.0005)
+
+
+def test_the_hands_source_only_stage_takes_the_paper_step_schedule_and_dsprites_a_constant_rate():
+    from uda_nb.papers import regda as R
+    sizes = R.sizes_for("report")
+    assert R.pretrain_spec(R.HANDS[0], sizes).schedule == "regda-step"
+    assert R.adapt_spec("regda", *R.HANDS, sizes).init_from.schedule == "regda-step"
+    assert R.pretrain_spec("dsprites-color", sizes).schedule == "constant"
+
+
 def test_history_has_one_row_per_evaluation_and_dann_logs_its_terms():
     res = _train(toy_task(), steps=10, eval_every=5, callbacks=(ADistanceLogger(32), FeatureSnapshots(20)))
     assert res.history.step.tolist() == [5, 10]
