@@ -1,7 +1,7 @@
 """A shorter hands source-only stage under the paper's step schedule, chosen on the source test split only.
 
-The report recipe pretrains the hands model for 3,000 steps at a constant Adam rate (``regda_pretrain_length.py``
-picked the length: the curve was still rising at 1,000 and 2,000 steps). On the AVX2 machine those 3,000 steps
+Until this screen the report recipe pretrained the hands model for 3,000 steps at a constant Adam rate
+(``regda_pretrain_length.py`` picked the length: the curve was still rising at 1,000 and 2,000 steps). On the AVX2 machine those 3,000 steps
 cost 133-178 s per run, and 02_regda trains four of them (source-only and oracle, two seeds) and 02a two more (the
 MSE baseline): most of why both notebooks run over their time targets there. The paper's own source-only
 schedule (section 5.2.2: Adam, the rate divided by 10 at epoch 45 and by 100 at epoch 60 of 70;
@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
 
     # the recipe before this screen (2026-12-02 to 12-04), pinned so the script repeats after its adoption
-    candidates = {"constant, 3,000 steps (present recipe)": hands_spec(3000, "constant")}
+    candidates = {"constant, 3,000 steps (the recipe until now)": hands_spec(3000, "constant")}
     candidates.update({f"step schedule, {n:,} steps": hands_spec(n, "regda-step") for n in sorted(args.steps)})
     results, seconds = {}, {}
     for name, spec in candidates.items():
