@@ -1,12 +1,12 @@
 """A shorter hands source-only stage under the paper's step schedule, chosen on the source test split only.
 
 Until this screen the report recipe pretrained the hands model for 3,000 steps at a constant Adam rate
-(``regda_pretrain_length.py`` picked the length: the curve was still rising at 1,000 and 2,000 steps). On the AVX2 machine those 3,000 steps
-cost 133-178 s per run, and 02_regda trains four of them (source-only and oracle, two seeds) and 02a two more (the
-MSE baseline): most of why both notebooks run over their time targets there. The paper's own source-only
-schedule (section 5.2.2: Adam, the rate divided by 10 at epoch 45 and by 100 at epoch 60 of 70;
-``schedules.regda_step_lr_factor``) spends its last third at a low rate, which usually settles a model in fewer
-steps than a constant rate does.
+(``regda_pretrain_length.py`` picked the length: the curve was still rising at 1,000 and 2,000 steps). On the AVX2
+machine those 3,000 steps cost 133-178 s per run, and 02_regda trains four of them (source-only and oracle, two
+seeds) and 02a two more (the MSE baseline): most of why both notebooks run over their time targets there. The
+paper's own source-only schedule (section 5.2.2: Adam, the rate divided by 10 at epoch 45 and by 100 at epoch 60
+of 70; ``schedules.regda_step_lr_factor``) spends its last third at a low rate, which usually settles a model in
+fewer steps than a constant rate does.
 
 **The rule, written before any run with the step schedule**: adopt the step schedule at the shortest length L
 in ``--steps`` (1,000, 1,500, 2,000) whose final source test PCK is, on every seed, at least that seed's PCK

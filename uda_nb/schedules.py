@@ -46,7 +46,8 @@ LR_SCHEDULES: dict[str, Callable[[float], float]] = {"dann": dann_lr_factor, "co
 
 
 def lr_schedule(name_or_fn: str | Callable[[float], float]) -> Callable[[float], float]:
-    """Look up a learning-rate factor schedule by name (``dann``, ``constant``, ``regda-step``) or pass a callable through."""
+    """Look up a learning-rate factor schedule by name (``dann``, ``constant``, ``regda-step``) or pass a callable
+    through."""
     if callable(name_or_fn):
         return name_or_fn
     if name_or_fn not in LR_SCHEDULES:

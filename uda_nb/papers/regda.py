@@ -1,9 +1,10 @@
 """RegDA's experiments on the embedded keypoint domains: the recipe, run specs, per-seed scores and tables.
 
 The protocol follows the paper (section 5.2.2): a source-only model is trained with ``L_T`` (Adam; on hands the
-paper's step schedule, on dSprites a constant rate: :data:`PRETRAIN_SCHEDULE`), then its feature generator ``psi`` starts DD and RegDA (SGD with Nesterov momentum, the
-regressors at 10x the generator's rate, the DANN-style decay of the learning rate), with a fresh ``f'`` and, on
-dSprites, a fresh ``f`` (hands keeps the pretrained ``f``: :data:`KEEP_F`).
+paper's step schedule, on dSprites a constant rate: :data:`PRETRAIN_SCHEDULE`), then its feature generator
+``psi`` starts DD and RegDA (SGD with Nesterov momentum, the regressors at 10x the generator's rate, the
+DANN-style decay of the learning rate), with a fresh ``f'`` and, on dSprites, a fresh ``f`` (hands keeps the
+pretrained ``f``: :data:`KEEP_F`).
 The source-only row of a table *is* that pretrained model, evaluated on each target; the oracle is the same
 source-only learner trained on the target's labeled training split.
 
@@ -126,9 +127,9 @@ def pretrain_spec(source: str, sizes: RegDASizes, loss: str = "kl", **fields) ->
     steps = _steps(sizes, family, "pretrain")
     fields = _recipe_fields(family, fields)
     return RunSpec("source_only", source=source, target=source, steps=steps, batch_size=sizes.batch_size,
-                   lr=PRETRAIN_LR, optimizer="adam", schedule=PRETRAIN_SCHEDULE[family], eval_every=max(1, steps // sizes.evals),
-                   eval_samples=sizes.eval_samples, options={"source_loss": "mse"} if loss == "mse" else {},
-                   **fields)
+                   lr=PRETRAIN_LR, optimizer="adam", schedule=PRETRAIN_SCHEDULE[family],
+                   eval_every=max(1, steps // sizes.evals), eval_samples=sizes.eval_samples,
+                   options={"source_loss": "mse"} if loss == "mse" else {}, **fields)
 
 
 def oracle_spec(target: str, sizes: RegDASizes, **fields) -> RunSpec:
