@@ -26,7 +26,7 @@ static, mean over the five targets, per seed). Rule: if a variant's gap is at le
 DRT rows move to the variant with the largest smallest-seed gap (03a keeps its Table 1 of all variants) and the
 notebooks are re-run; otherwise routing stays and the result is recorded.
 
-    python benchmarks/drt_capacity.py --widths 16-32-48 --variants routing attention combined --seeds 0 1
+    python benchmarks/drt_capacity.py --widths 16-32-48 --variants attention combined --seeds 0 1
 """
 
 from __future__ import annotations
