@@ -27,6 +27,14 @@ DRT rows move to the variant with the largest smallest-seed gap (03a keeps its T
 notebooks are re-run; otherwise routing stays and the result is recorded.
 
     python benchmarks/drt_capacity.py --widths 16-32-48 --variants attention combined --seeds 0 1
+
+**The reference code's 1 x 1 residuals (added 2026-12-04, written before any run of them).** The authors' code
+routes over K 1 x 1 residual convolutions added to the static kernel's output instead of K full-size kernels
+(``residual="1x1"``). ``--residual 1x1`` screens routing in that form, same recipe, same premise gap. Rule: if its
+gap is at least 1.0 point on every seed, 03_drt's DRT rows move to the 1 x 1 residuals and the notebooks are re-run;
+otherwise the paper's full-size kernels stay and the result is recorded.
+
+    python benchmarks/drt_capacity.py --widths 16-32-48 --variants routing --residual 1x1 --seeds 0 1
 """
 
 from __future__ import annotations
@@ -60,13 +68,15 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", default=list(D.DOMAINS), choices=list(D.DOMAINS))
     parser.add_argument("--variants", nargs="+", default=["routing"], choices=["routing", "attention", "combined"],
                         help="the dynamic residuals compared with the static network (default: routing)")
+    parser.add_argument("--residual", default="full", choices=["full", "1x1"],
+                        help="the routing kernels' shape: the paper's full-size ones or the reference code's 1 x 1")
     args = parser.parse_args()
     report = D.sizes_for("report")
 
     acc: dict[tuple, float] = {}
     secs: dict[tuple, list[float]] = {}
     for widths in args.widths:
-        sizes = dataclasses.replace(report, widths=widths)
+        sizes = dataclasses.replace(report, widths=widths, residual=args.residual)
         for target in args.targets:
             for dynamic in ("static", *args.variants):
                 spec = D.spec("source_only", target, sizes, dynamic=dynamic)
@@ -95,13 +105,17 @@ def main() -> None:
         for variant in args.variants:
             gaps = [mean(widths, variant, s) - mean(widths, "static", s) for s in args.seeds]
             holds = all(g >= 1.0 for g in gaps)
-            label = ("holds" if holds else "fails") if widths != REFERENCE or variant != "routing" else "reference"
+            reference = widths == REFERENCE and variant == "routing" and args.residual == "full"
+            label = "reference" if reference else ("holds" if holds else "fails")
             print(f"premise gap of {variant} at {'-'.join(map(str, widths))}: "
                   + " / ".join(f"{g:+.2f}" for g in gaps) + f" points ({label})")
             if label == "holds":
                 adopted = max(adopted or (widths, variant, min(gaps)), (widths, variant, min(gaps)),
                               key=lambda a: (sum(a[0]), a[2]))
-    if len(args.variants) == 1 and args.variants[0] == "routing":
+    if args.residual != "full":
+        print("rule: " + (f"03_drt's DRT rows move to {args.residual} residuals" if adopted
+                          else "keep the full-size residual kernels (the premise does not hold with 1 x 1 ones)"))
+    elif len(args.variants) == 1 and args.variants[0] == "routing":
         print("rule: " + (f"move 03_drt and 03a to {'-'.join(map(str, adopted[0]))}" if adopted
                           else "keep 16-32-48 (the premise holds at no narrower width)"))
     else:

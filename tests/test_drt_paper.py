@@ -127,6 +127,27 @@ def test_temperature_reaches_every_routing_layer_and_keeps_the_paper_s_cache_key
         methods.create("source_only", 10, (3, 32, 32), backbone="digits", temperature=0.3)
 
 
+def test_residual_1x1_reaches_every_routing_layer_and_keeps_the_paper_s_cache_keys():
+    import dataclasses
+    ref = dataclasses.replace(SIZES, residual="1x1")
+    assert "residual" not in D.spec("source_only", "uci", SIZES, dynamic="routing").model
+    assert D.spec("source_only", "uci", ref, dynamic="routing").model["residual"] == "1x1"
+    assert "residual" not in D.spec("source_only", "uci", ref, dynamic="static").model  # no kernels to shape
+    cpu = torch.device("cpu")
+    assert run_key(D.spec("mcd", "uci", ref, dynamic="routing"), 0, cpu) != run_key(
+        D.spec("mcd", "uci", SIZES, dynamic="routing"), 0, cpu)
+    net = methods.create("source_only", 10, (3, 32, 32), backbone="drt-digits", dynamic="routing", residual="1x1",
+                         widths=(8, 12, 16), num_bases=3, seed=0)
+    from uda_nb.models import dynamic_layers
+    layers = dynamic_layers(net)
+    assert [layer.residual for layer in layers.values()] == ["1x1"] * 3
+    # K = 3 one-by-one kernels per layer, (K C_out, C_in, 1, 1), against W0's (C_out, C_in, k, k)
+    assert [tuple(layer.bases.shape) for layer in layers.values()] == [(24, 3, 1, 1), (36, 8, 1, 1), (48, 12, 1, 1)]
+    assert net(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="residual='1x1' is an option of the DRT backbones"):
+        methods.create("source_only", 10, (3, 32, 32), backbone="digits", residual="1x1")
+
+
 def test_routing_dynamics_is_one_and_zero_for_uniform_and_one_hot_coefficients():
     uniform = np.full((6, 4), 0.25)
     one_hot = np.eye(4)[[0, 1, 2, 3, 0, 1]]

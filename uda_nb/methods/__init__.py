@@ -33,14 +33,14 @@ BACKBONES = {"classification": ("digits", "drt-digits") + RESNETS,
              "keypoints": ("heatmap-tiny", "heatmap-lean", "heatmap-small", "heatmap-medium", "resnet18")}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
 _NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
-                    "num_bases", "widths", "temperature")
+                    "num_bases", "widths", "temperature", "residual")
 
 
 def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, kind: str = "classification",
            backbone: str | None = None, norm: str = "center", batch_norm: bool | None = None, dropout: float = 0.0,
            disc_hidden: tuple[int, ...] = (100,), weights: str | None = None, norm_layer: str = "batch",
            dynamic: str | None = None, num_bases: int = 4, widths: tuple[int, ...] | None = None,
-           temperature: float = 1.0, seed: int | None = None, **options) -> Method:
+           temperature: float = 1.0, residual: str = "full", seed: int | None = None, **options) -> Method:
     """A method on the network its task kind calls for.
 
     ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
@@ -58,6 +58,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     on every convolution (:class:`uda_nb.models.DynamicDigitsFeatures`; ``dynamic``: ``"routing"`` (default),
     ``"attention"``, ``"combined"`` or ``"static"``, the same network without residuals; ``num_bases``: K;
     ``temperature``: the routing softmax's, 1 in the paper (:class:`uda_nb.models.dynamic.DynamicConv2d`);
+    ``residual``: the routing kernels' shape, ``"full"`` (the paper's, ``W0``'s shape) or ``"1x1"`` (the reference
+    code's K 1 x 1 residual convolutions);
     ``widths``: its three stage widths, default 32-48-64); ``resnet18`` ... ``resnet101`` for classification are
     torchvision ResNets for real data (``weights=<local state dict>`` or random), static by default, with
     ``dynamic=...`` DRT's residual on every block's 3 x 3 convolution (:mod:`uda_nb.models.dynamic_resnet`).
@@ -96,10 +98,11 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         raise ValueError(f"Backbone {backbone!r} does not build a {kind} network: choose one of {BACKBONES[kind]}.")
     dynamic_ok = backbone == "drt-digits" or (kind == "classification" and backbone in RESNETS)
     if (dynamic is not None and not dynamic_ok) or (widths is not None and backbone != "drt-digits") or (
-            temperature != 1.0 and not dynamic_ok):
+            temperature != 1.0 and not dynamic_ok) or (residual != "full" and not dynamic_ok):
         what = (f"dynamic={dynamic!r}" if dynamic is not None and not dynamic_ok else
                 f"widths={widths!r}" if widths is not None and backbone != "drt-digits" else
-                f"temperature={temperature!r}")
+                f"temperature={temperature!r}" if temperature != 1.0 and not dynamic_ok else
+                f"residual={residual!r}")
         raise ValueError(f"{what} is an option of the DRT backbones: pass backbone='drt-digits' (or a classification "
                          f"ResNet for dynamic=...; the {backbone!r} network has no dynamic layers).")
     method_cls = KINDS[kind][name]
@@ -116,11 +119,11 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         if backbone in RESNETS:
             from ..models.dynamic_resnet import ResNetFeatures
             features = ResNetFeatures(backbone, weights=weights, dynamic=dynamic or "static", num_bases=num_bases,
-                                      norm=norm, temperature=temperature)
+                                      norm=norm, temperature=temperature, residual=residual)
         elif backbone == "drt-digits":
             features = DynamicDigitsFeatures(channels, dynamic=dynamic or "routing", num_bases=num_bases, norm=norm,
                                              batch_norm=True if batch_norm is None else bool(batch_norm),
-                                             temperature=temperature,
+                                             temperature=temperature, residual=residual,
                                              image_size=(height, width),
                                              **({} if widths is None else {"widths": tuple(widths)}))
         else:

@@ -52,7 +52,7 @@ class ResNetFeatures(nn.Module):
     ``(N, 3, H, W)`` -> ``(N, out_features)``; see the module docstring."""
 
     def __init__(self, arch: str = "resnet50", weights: str | Path | None = None, dynamic: str = "static",
-                 num_bases: int = 4, norm: str = "center", temperature: float = 1.0):
+                 num_bases: int = 4, norm: str = "center", temperature: float = 1.0, residual: str = "full"):
         super().__init__()
         import torchvision.models as tvm
 
@@ -68,7 +68,7 @@ class ResNetFeatures(nn.Module):
         self.out_features = net.fc.in_features
         net.fc = nn.Identity()
         self.norm = InputNorm(norm)
-        self.body = make_dynamic(net, dynamic, num_bases, temperature=temperature)
+        self.body = make_dynamic(net, dynamic, num_bases, temperature=temperature, residual=residual)
         self.arch, self.dynamic, self.in_channels = arch, dynamic, 3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -58,7 +58,8 @@ ADDA_LR = 0.001
 class DRTSizes:
     """Steps and seeds of one budget. ``widths``: the drt-digits stage widths; ``num_k``: MCD's generator steps;
     ``one_step``: the reference code's gradient-reversal MCD; ``evals``: history rows per run; ``temperature``: the
-    routing softmax's (1 in the paper; :class:`uda_nb.models.dynamic.DynamicConv2d`)."""
+    routing softmax's (1 in the paper; :class:`uda_nb.models.dynamic.DynamicConv2d`); ``residual``: the routing
+    kernels' shape, ``"full"`` (the paper's) or ``"1x1"`` (the reference code's)."""
 
     seeds: int
     steps: int
@@ -72,6 +73,7 @@ class DRTSizes:
     eval_samples: int = 500
     evals: int = 4
     temperature: float = 1.0
+    residual: str = "full"
 
 
 #: sized from measured step times (benchmarks/RESULTS.md, "DRT notebook sizing"): every adaptation starts from
@@ -110,6 +112,8 @@ def network(sizes: DRTSizes, dynamic: str = "routing", num_bases: int = 4) -> di
         model["num_bases"] = int(num_bases)
         if sizes.temperature != 1.0:  # only then, so that the paper's softmax keeps its cache keys
             model["temperature"] = float(sizes.temperature)
+        if sizes.residual != "full":  # likewise: the paper's full-size residual kernels keep their cache keys
+            model["residual"] = str(sizes.residual)
     return {"backbone": "drt-digits", "model": model}
 
 
