@@ -71,6 +71,15 @@ def main() -> None:
     parser.add_argument("--residual", default="full", choices=["full", "1x1"],
                         help="the routing kernels' shape: the paper's full-size ones or the reference code's 1 x 1")
     args = parser.parse_args()
+    args.variants = list(dict.fromkeys(args.variants))  # each once
+    if args.residual != "full" and not {"routing", "combined"} & set(args.variants):
+        parser.error("--residual shapes the routing kernels: screen --variants routing or combined with it.")
+    if (set(args.variants) != {"routing"} or args.residual != "full") and args.widths != [REFERENCE]:
+        parser.error("the variant and residual rules are written for 03_drt's width: pass --widths 16-32-48.")
+    suffix = f", {args.residual} residuals" if args.residual != "full" else ""
+
+    def name(dynamic: str) -> str:
+        return dynamic + (suffix if dynamic in ("routing", "combined") else "")
     report = D.sizes_for("report")
 
     acc: dict[tuple, float] = {}
@@ -97,7 +106,7 @@ def main() -> None:
     for widths in args.widths:
         for dynamic in ("static", *args.variants):
             cells = [" / ".join(f"{acc[widths, dynamic, t, s]:.1f}" for s in args.seeds) for t in args.targets]
-            print(f"| {'-'.join(map(str, widths))} | {dynamic} | " + " | ".join(cells) + " | "
+            print(f"| {'-'.join(map(str, widths))} | {name(dynamic)} | " + " | ".join(cells) + " | "
                   + " / ".join(f"{mean(widths, dynamic, s):.2f}" for s in args.seeds)
                   + f" | {np.mean(secs[widths, dynamic]):.0f} |")
     adopted = None
@@ -107,20 +116,23 @@ def main() -> None:
             holds = all(g >= 1.0 for g in gaps)
             reference = widths == REFERENCE and variant == "routing" and args.residual == "full"
             label = "reference" if reference else ("holds" if holds else "fails")
-            print(f"premise gap of {variant} at {'-'.join(map(str, widths))}: "
+            print(f"premise gap of {name(variant)} at {'-'.join(map(str, widths))}: "
                   + " / ".join(f"{g:+.2f}" for g in gaps) + f" points ({label})")
             if label == "holds":
                 adopted = max(adopted or (widths, variant, min(gaps)), (widths, variant, min(gaps)),
                               key=lambda a: (sum(a[0]), a[2]))
     if args.residual != "full":
-        print("rule: " + (f"03_drt's DRT rows move to {args.residual} residuals" if adopted
+        print("rule: " + (f"03_drt's DRT rows move to {name(adopted[1])}" if adopted
                           else "keep the full-size residual kernels (the premise does not hold with 1 x 1 ones)"))
-    elif len(args.variants) == 1 and args.variants[0] == "routing":
+    elif args.variants == ["routing"]:
+        narrower = [w for w in args.widths if w != REFERENCE]
         print("rule: " + (f"move 03_drt and 03a to {'-'.join(map(str, adopted[0]))}" if adopted
-                          else "keep 16-32-48 (the premise holds at no narrower width)"))
+                          else "keep 16-32-48 (" + ("the premise holds at no narrower width)" if narrower
+                                                    else "no narrower width screened)")))
     else:
         print("rule: " + (f"03_drt's DRT rows move to {adopted[1]} at {'-'.join(map(str, adopted[0]))}" if adopted
                           else "keep routing at 16-32-48 (the premise holds for no variant screened)"))
+
 
 if __name__ == "__main__":
     main()

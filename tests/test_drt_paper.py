@@ -146,6 +146,16 @@ def test_residual_1x1_reaches_every_routing_layer_and_keeps_the_paper_s_cache_ke
     assert net(torch.rand(2, 3, 32, 32)).shape == (2, 10)
     with pytest.raises(ValueError, match="residual='1x1' is an option of the DRT backbones"):
         methods.create("source_only", 10, (3, 32, 32), backbone="digits", residual="1x1")
+    with pytest.raises(ValueError, match="dynamic='attention' does not have"):  # attention has no kernels to shape
+        methods.create("source_only", 10, (3, 32, 32), backbone="drt-digits", dynamic="attention", residual="1x1")
+    with pytest.raises(ValueError, match="dynamic='static' does not have"):  # a ResNet is static unless asked
+        methods.create("source_only", 10, (3, 64, 64), backbone="resnet18", residual="1x1")
+    with pytest.raises(ValueError, match="Unknown residual '3x3'"):
+        methods.create("source_only", 10, (3, 32, 32), backbone="drt-digits", residual="3x3")
+    resnet = methods.create("source_only", 10, (3, 64, 64), backbone="resnet18", dynamic="combined", residual="1x1",
+                            num_bases=2, seed=0)
+    assert {tuple(layer.bases.shape[1:]) for layer in dynamic_layers(resnet).values()} == {
+        (64, 1, 1), (128, 1, 1), (256, 1, 1), (512, 1, 1)}  # every block's 3 x 3 conv routes over 1 x 1 kernels
 
 
 def test_routing_dynamics_is_one_and_zero_for_uniform_and_one_hot_coefficients():

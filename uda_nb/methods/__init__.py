@@ -59,7 +59,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     ``"attention"``, ``"combined"`` or ``"static"``, the same network without residuals; ``num_bases``: K;
     ``temperature``: the routing softmax's, 1 in the paper (:class:`uda_nb.models.dynamic.DynamicConv2d`);
     ``residual``: the routing kernels' shape, ``"full"`` (the paper's, ``W0``'s shape) or ``"1x1"`` (the reference
-    code's K 1 x 1 residual convolutions);
+    code's K 1 x 1 residual convolutions; routing and the combination only, on drt-digits and the ResNets);
     ``widths``: its three stage widths, default 32-48-64); ``resnet18`` ... ``resnet101`` for classification are
     torchvision ResNets for real data (``weights=<local state dict>`` or random), static by default, with
     ``dynamic=...`` DRT's residual on every block's 3 x 3 convolution (:mod:`uda_nb.models.dynamic_resnet`).
@@ -105,6 +105,14 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
                 f"residual={residual!r}")
         raise ValueError(f"{what} is an option of the DRT backbones: pass backbone='drt-digits' (or a classification "
                          f"ResNet for dynamic=...; the {backbone!r} network has no dynamic layers).")
+    if residual != "full":
+        from ..models.dynamic import RESIDUALS
+        variant = dynamic or ("routing" if backbone == "drt-digits" else "static")
+        if residual not in RESIDUALS:
+            raise ValueError(f"Unknown residual {residual!r}: choose one of {RESIDUALS} ('full' is the paper's).")
+        if variant not in ("routing", "combined"):
+            raise ValueError(f"residual={residual!r} shapes the routing kernels, which dynamic={variant!r} does not have: "
+                             "pass dynamic='routing' or 'combined'.")
     method_cls = KINDS[kind][name]
     allowed = [p for p in inspect.signature(method_cls.__init__).parameters
                if p not in ("self", "features", "classifier", "classifier2", "discriminator", "adversary")]
