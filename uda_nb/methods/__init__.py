@@ -111,8 +111,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         if residual not in RESIDUALS:
             raise ValueError(f"Unknown residual {residual!r}: choose one of {RESIDUALS} ('full' is the paper's).")
         if variant not in ("routing", "combined"):
-            raise ValueError(f"residual={residual!r} shapes the routing kernels, which dynamic={variant!r} does not have: "
-                             "pass dynamic='routing' or 'combined'.")
+            raise ValueError(f"residual={residual!r} shapes the routing kernels, which dynamic={variant!r} does not "
+                             "have: pass dynamic='routing' or 'combined'.")
     method_cls = KINDS[kind][name]
     allowed = [p for p in inspect.signature(method_cls.__init__).parameters
                if p not in ("self", "features", "classifier", "classifier2", "discriminator", "adversary")]
