@@ -105,14 +105,13 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
                 f"residual={residual!r}")
         raise ValueError(f"{what} is an option of the DRT backbones: pass backbone='drt-digits' (or a classification "
                          f"ResNet for dynamic=...; the {backbone!r} network has no dynamic layers).")
-    if residual != "full":
-        from ..models.dynamic import RESIDUALS
-        variant = dynamic or ("routing" if backbone == "drt-digits" else "static")
-        if residual not in RESIDUALS:
-            raise ValueError(f"Unknown residual {residual!r}: choose one of {RESIDUALS} ('full' is the paper's).")
-        if variant not in ("routing", "combined"):
-            raise ValueError(f"residual={residual!r} shapes the routing kernels, which dynamic={variant!r} does not "
-                             "have: pass dynamic='routing' or 'combined'.")
+    # the DRT variant actually built: drt-digits routes by default, a ResNet stays static unless asked
+    variant = dynamic or ("routing" if backbone == "drt-digits" else "static")
+    if residual != "full" and variant not in ("routing", "combined"):
+        # checked here because a network without routing builds no DynamicConv2d to reject it (that layer names
+        # the valid residuals when the variant has routing kernels)
+        raise ValueError(f"residual={residual!r} shapes the routing kernels, which dynamic={variant!r} does not "
+                         "have: pass dynamic='routing' or 'combined'.")
     method_cls = KINDS[kind][name]
     allowed = [p for p in inspect.signature(method_cls.__init__).parameters
                if p not in ("self", "features", "classifier", "classifier2", "discriminator", "adversary")]
@@ -126,10 +125,10 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     def build_classification() -> Method:
         if backbone in RESNETS:
             from ..models.dynamic_resnet import ResNetFeatures
-            features = ResNetFeatures(backbone, weights=weights, dynamic=dynamic or "static", num_bases=num_bases,
+            features = ResNetFeatures(backbone, weights=weights, dynamic=variant, num_bases=num_bases,
                                       norm=norm, temperature=temperature, residual=residual)
         elif backbone == "drt-digits":
-            features = DynamicDigitsFeatures(channels, dynamic=dynamic or "routing", num_bases=num_bases, norm=norm,
+            features = DynamicDigitsFeatures(channels, dynamic=variant, num_bases=num_bases, norm=norm,
                                              batch_norm=True if batch_norm is None else bool(batch_norm),
                                              temperature=temperature, residual=residual,
                                              image_size=(height, width),
