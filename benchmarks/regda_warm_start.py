@@ -45,27 +45,22 @@ SOURCE_TOLERANCE = 1.0  # (a), PCK points
 AGREEMENT_GAIN = 1.0  # (b), PCK points
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--images", type=int, default=1000, help="unlabeled target training images scored")
-    args = parser.parse_args()
-    if len(args.seeds) < 2:
-        parser.error("the agreement criterion needs at least two seeds")
-
+def screen(variants: dict[str, dict], adopt_name: str, seeds, images: int = 1000) -> bool:
+    """Run hands RegDA with the present recipe (``variants``' first entry) and one candidate (the second), print
+    the table, and decide by rules (a) and (b) above. Every run comes from or goes into the run cache."""
     source, target = R.HANDS
     unlabeled = load_domain(target, "train").unlabeled()
-    images = unlabeled.images[:args.images]
+    scored = unlabeled.images[:images]
     per = {}
     print("| RegDA on hands | source PCK, per seed | seed agreement on target | target PCK, per seed (record) | "
           "seconds |")
     print("|---|---|---|---|---:|")
-    for label, options in VARIANTS.items():
+    for label, options in variants.items():
         t = time.perf_counter()
         runs = [run(R.adapt_spec("regda", source, target, SIZES, options=options), s, progress=False)
-                for s in args.seeds]
+                for s in seeds]
         src = np.array([r.final["source_pck"] for r in runs]) * 100
-        agree = agreement(runs, images, unlabeled, "pck") * 100
+        agree = agreement(runs, scored, unlabeled, "pck") * 100
         tgt = np.array([r.final["target_pck"] for r in runs]) * 100
         per[label] = (src, agree, tgt)
         print(f"| {label} | {' / '.join(f'{v:.1f}' for v in src)} | {agree:.1f} | "
@@ -74,9 +69,25 @@ def main() -> None:
     keeps_source = bool(np.all(src1 >= src0 - SOURCE_TOLERANCE))
     agrees_more = bool(ag1 >= ag0 + AGREEMENT_GAIN)
     adopt = keeps_source and agrees_more
-    print(f"hands: {'adopt warm_start' if adopt else 'keep coefficient 1'} "
+    print(f"hands: {'adopt ' + adopt_name if adopt else 'keep the present recipe'} "
           f"((a) {'yes' if keeps_source else 'no'}, (b) {'yes' if agrees_more else 'no'}: "
           f"agreement {ag0:.1f} -> {ag1:.1f})")
+    return adopt
+
+
+def parse_args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--images", type=int, default=1000, help="unlabeled target training images scored")
+    args = parser.parse_args()
+    if len(args.seeds) < 2:
+        parser.error("the agreement criterion needs at least two seeds")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    screen(VARIANTS, "warm_start", args.seeds, args.images)
 
 
 if __name__ == "__main__":

@@ -250,3 +250,28 @@ def test_lean_trunk_drops_the_half_resolution_refinement_and_halves_the_heads():
     with pytest.raises(ValueError, match="one per stage"):
         from uda_nb.models import HeatmapTrunk
         HeatmapTrunk(3, (16, 32, 48), refine=(True, False))
+
+
+def test_margin_weights_only_the_source_term_of_f_prime():
+    """The reference code's margin: objective 1's f' gradient is margin times the paper's (f' sees only the eta
+    term there), f's is unchanged, and the logged objective-1 loss carries the weight."""
+    task = toy_task()
+    batch = _batch(task)
+    captured = {}
+    for margin in (1.0, 4.0):
+        m = methods.for_task("regda", task, margin=margin, seed=0)
+        opt = make_optimizer(m, 0.01, kind="nesterov")
+        steps, orig = [], opt.step
+        opt.step = lambda: (steps.append({r: [None if p.grad is None else p.grad.clone() for p in ps]
+                                          for r, ps in m.roles().items()}), orig())
+        logs = m.update(batch, 0.3, opt)
+        captured[margin] = (steps, logs)
+    (one, logs1), (four, logs4) = captured[1.0], captured[4.0]
+    for g1, g4 in zip(one[0]["adversarial"], four[0]["adversarial"]):
+        assert torch.allclose(4.0 * g1, g4, atol=1e-6)
+    for g1, g4 in zip(one[0]["task"], four[0]["task"]):
+        assert torch.allclose(g1, g4, atol=1e-7)
+    assert torch.allclose(logs4["loss"], logs4["loss_source"] + 4.0 * logs4["loss_source_adv"])
+    assert torch.allclose(logs1["loss"], logs1["loss_source"] + logs1["loss_source_adv"])
+    with pytest.raises(ValueError, match="margin must be positive"):
+        methods.for_task("regda", task, margin=0.0, seed=0)

@@ -31,6 +31,11 @@ Reference-code option: ``warm_start=True`` puts the Transfer-Learning-Library's 
 between ``psi`` and ``f'``: every gradient ``psi`` receives *through f'* (the eq. 12 adversarial term and all
 of eq. 14) is scaled by ``c(p) = 0.1 (2 / (1 + exp(-warm_gamma p)) - 1)``, rising from 0 to about 0.1 over
 training (the reference schedules it by iteration, 0 -> 0.1 with ``max_iters=1000``; here by progress ``p``).
+
+Reference-code option: ``margin`` multiplies eq. 12's ``f'`` term, so objective 1 reads
+``L_T(f, y_s) + margin * eta * L_T(f', J(f))`` on the source while objectives 2 and 3 keep ``eta``. The
+Transfer-Learning-Library's ``regda.py`` trains with ``margin = 4`` (its "margin gamma", the name MDD gives the
+weight of the source disparity); the paper's eq. 12 is ``margin = 1``, the default.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ class RegDA(KeypointMethod):
     adversary: ``f'``, a head like ``f``; eta: trade-off (1 in the paper); variant: ``"regda"``, ``"dd"`` or
     ``"lf_minimax"``; area: ``None`` for eq. 9-10's ground-false map (K >= 2) or the pixel box
     ``(x0, x1, y0, y1)`` of eq. 15 (one keypoint; dSprites ``(16, 48, 16, 48)``); head_lr_mult: learning-rate
-    multiplier of ``f`` and ``f'``.
+    multiplier of ``f`` and ``f'``; margin: extra weight of eq. 12's ``f'`` term on the source (module docstring).
     """
 
     name = "regda"
@@ -77,18 +82,21 @@ class RegDA(KeypointMethod):
     def __init__(self, features: nn.Module, classifier: nn.Module, adversary: nn.Module, sigma: float,
                  eta: float = 1.0, variant: str = "regda", area: tuple[float, float, float, float] | None = None,
                  head_lr_mult: float = 10.0, warm_start: bool = False, warm_gamma: float = 10.0,
-                 source_loss: str = "kl"):
+                 source_loss: str = "kl", margin: float = 1.0):
         super().__init__(features, classifier, sigma, source_loss)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}.")
         if not eta > 0:
             raise ValueError(f"eta must be positive, got {eta}.")
+        if not margin > 0:
+            raise ValueError(f"margin must be positive (1 is the paper's eq. 12, 4 the reference code's), "
+                             f"got {margin}.")
         if area is None and classifier.num_keypoints < 2:
             raise ValueError("RegDA's ground-false map (eq. 9-10) sums the OTHER keypoints' Gaussians, and this task "
                              "has one keypoint: pass area=(x0, x1, y0, y1), the pixel box where keypoints can lie "
                              "(eq. 15; dSprites (16, 48, 16, 48), found in domain.meta['keypoint_area']).")
         self.adversary = adversary
-        self.eta, self.variant = float(eta), variant
+        self.eta, self.variant, self.margin = float(eta), variant, float(margin)
         self.warm_start, self.warm_gamma = bool(warm_start), float(warm_gamma)
         self.ground_false = GroundFalseLoss(self.stride, self.sigma, area)
         self.lr_mult = {"task": float(head_lr_mult), "adversarial": float(head_lr_mult)}
@@ -121,7 +129,8 @@ class RegDA(KeypointMethod):
         logits_s = self.classifier(z_s)
         loss_sup = self.supervised_loss(logits_s, batch.y_s, batch.visible_s)
         loss_src_adv = self.kl(self.adversary(scale_grad(z_s, coeff)), heatmap_argmax(logits_s, self.stride))
-        self.substep(optimizer, loss_sup + self.eta * loss_src_adv, ("feature", "task", "adversarial"))
+        src_weight = self.margin * self.eta
+        self.substep(optimizer, loss_sup + src_weight * loss_src_adv, ("feature", "task", "adversarial"))
 
         # The target batch through the updated psi; f's predictions J(f) carry no gradient.
         z_t = self.features(batch.x_t)
@@ -141,7 +150,7 @@ class RegDA(KeypointMethod):
         with torch.no_grad():
             pred_adv = heatmap_argmax(adv_logits, self.stride)
             disparity = (pred_adv - pred_t).norm(dim=-1).mean()
-        return {"loss": (loss_sup + self.eta * loss_src_adv).detach(), "loss_source": loss_sup.detach(),
+        return {"loss": (loss_sup + src_weight * loss_src_adv).detach(), "loss_source": loss_sup.detach(),
                 "loss_source_adv": loss_src_adv.detach(), "loss_adversary": loss_adv.detach(),
                 "loss_generator": loss_gen.detach(), "disparity_px": disparity,
                 "grad_coeff": torch.tensor(coeff)}
