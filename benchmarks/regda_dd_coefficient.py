@@ -36,22 +36,20 @@ TASKS = {"C→N": ("dsprites-color", "dsprites-noisy"), "C→S": ("dsprites-colo
          "N→S": ("dsprites-noisy", "dsprites-scream"), "hands": R.HANDS}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    args = parser.parse_args()
+def dd_table(variants: dict[str, dict], tasks, seeds) -> dict[str, dict[str, list]]:
+    """Train (or load) DD under each variant on ``tasks`` and ``seeds``, print one row per run, and return per
+    variant the worst logged dSprites source MAEs, the hands final source PCKs and the final generator losses."""
     sizes = R.sizes_for("report")
     print("| task | DD variant | seed | worst source metric during adaptation | source metric at the end | "
           "generator loss at the end | target metric (record) |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    summary: dict[str, dict[str, list]] = {v: {"worst_mae": [], "hands_src": [], "loss": []} for v in VARIANTS}
-    for name in args.tasks:
+    summary: dict[str, dict[str, list]] = {v: {"worst_mae": [], "hands_src": [], "loss": []} for v in variants}
+    for name in tasks:
         source, target = TASKS[name]
         hands = R.family_of(source) == "hands"
         metric = "pck" if hands else "mae"
-        for variant, options in VARIANTS.items():
-            for seed in args.seeds:
+        for variant, options in variants.items():
+            for seed in seeds:
                 r = run(R.adapt_spec("dd", source, target, sizes, options=options), seed, progress=False)
                 src = r.history[f"source_{metric}"].to_numpy()
                 worst = src.min() if hands else src.max()
@@ -64,12 +62,25 @@ def main() -> None:
                 else:
                     summary[variant]["worst_mae"].append(worst)
                     cells = (f"{worst:.3f}", f"{end_src:.3f}", f"{loss:.2f}", f"{end_tgt:.3f}")
-                print(f"| {name} | {variant} | {seed} | " + " | ".join(cells) + " |")
+                print(f"| {name} | {variant} | {seed} | " + " | ".join(cells) + " |", flush=True)
     print()
     for variant, s in summary.items():
         print(f"{variant}: mean worst dSprites source MAE {np.mean(s['worst_mae']) if s['worst_mae'] else float('nan'):.3f}, "
               f"hands final source PCK {100 * np.mean(s['hands_src']) if s['hands_src'] else float('nan'):.1f} %, "
               f"largest final generator loss {max(s['loss']):.2f}")
+    return summary
+
+
+def parse_args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    dd_table(VARIANTS, args.tasks, args.seeds)
 
 
 if __name__ == "__main__":
