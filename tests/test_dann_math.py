@@ -54,6 +54,17 @@ def test_regda_step_schedule_drops_at_epochs_45_and_60_of_70():
     assert [step(e / 70) for e in (60, 70)] == [0.01, 0.01]
 
 
+def test_regda_sgd_schedule_is_the_papers_per_step_decay_over_its_whole_run():
+    # section 5.1: eta_i = eta_0 (1 + 1e-4 i)^-0.75, i the step; at progress p a run stands at step p * paper_steps
+    for name, paper_steps in (("regda-sgd-20k", 20_000), ("regda-sgd-15k", 15_000)):
+        fn = lr_schedule(name)
+        assert fn(0.0) == 1.0
+        for i in (1, 500, 7_500, paper_steps):
+            assert fn(i / paper_steps) == pytest.approx((1 + 1e-4 * i) ** -0.75)
+    assert lr_schedule("regda-sgd-20k")(1.0) == pytest.approx(3 ** -0.75)  # about 0.44, DANN's ends at 0.166
+    assert lr_schedule("regda-sgd-15k")(1.0) == pytest.approx(2.5 ** -0.75)
+
+
 def test_domain_loss_matches_hand_computation_and_reverses_feature_gradient():
     torch.manual_seed(0)
     disc = nn.Linear(4, 1)

@@ -76,6 +76,17 @@ def test_the_hands_source_only_stage_takes_the_paper_step_schedule_and_dsprites_
     assert R.pretrain_spec("dsprites-color", sizes).schedule == "constant"
 
 
+def test_the_adaptation_schedule_comes_from_the_recipe_or_the_caller():
+    from uda_nb.papers import regda as R
+    sizes = R.sizes_for("report")
+    for source, target in (R.HANDS, ("dsprites-color", "dsprites-noisy")):
+        family = R.family_of(source)
+        for method in ("regda", "dd"):
+            assert R.adapt_spec(method, source, target, sizes).schedule == R.ADAPT_SCHEDULE[family]
+        spec = R.adapt_spec("regda", source, target, sizes, schedule="regda-sgd-20k")
+        assert spec.schedule == "regda-sgd-20k" and spec.init_from.schedule == R.PRETRAIN_SCHEDULE[family]
+
+
 def test_history_has_one_row_per_evaluation_and_dann_logs_its_terms():
     res = _train(toy_task(), steps=10, eval_every=5, callbacks=(ADistanceLogger(32), FeatureSnapshots(20)))
     assert res.history.step.tolist() == [5, 10]

@@ -33,7 +33,11 @@ PRETRAIN_LR = 3e-3  # Adam (the paper: Adam 1e-3 with step decay, for 70 epochs)
 #: (benchmarks/regda_pretrain_schedule.py; benchmarks/RESULTS.md, "the paper's step schedule"). dSprites trains
 #: 250 steps, where a constant rate has levelled off (source loss 0.007 at 150 steps, 0.006 at 250).
 PRETRAIN_SCHEDULE = {"dsprites": "constant", "hands": "regda-step"}
-ADAPT_LR = 3e-3  # SGD Nesterov 0.9, x10 on the regressors, DANN decay (1 + 10 p)^-0.75
+ADAPT_LR = 3e-3  # SGD Nesterov 0.9, x10 on the regressors
+#: the adaptation stage's learning-rate schedule per benchmark (uda_nb.schedules): DANN's decay
+#: ``(1 + 10 p)^-0.75``; the paper's own is ``regda-sgd-20k`` / ``regda-sgd-15k`` (section 5.1, ``alpha = 1e-4`` per
+#: step over its 20,000 / 15,000 steps), screened in benchmarks/regda_adapt_schedule.py.
+ADAPT_SCHEDULE = {"dsprites": "dann", "hands": "dann"}
 #: network options of every keypoint run: per-image standardisation of the input. The paper's ImageNet features
 #: are largely blind to an image's overall brightness and contrast; a trunk trained from scratch is not, and
 #: standardising each image (no statistics shared across images or domains) is the cheapest label-free way to
@@ -151,13 +155,14 @@ def oracle_spec(target: str, sizes: RegDASizes, **fields) -> RunSpec:
 
 
 def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options: dict | None = None,
-               keep_f: bool | None = None, **fields) -> RunSpec:
+               keep_f: bool | None = None, schedule: str | None = None, **fields) -> RunSpec:
     """DD or RegDA from the pretrained ``psi`` of ``source``, with fresh f and f' (the paper, section 5.2.2) or,
     ``keep_f``, the pretrained f and a fresh f' (``None``: the family's recipe, :data:`KEEP_F`; the reference code,
     which loads the pretrained weights with
     ``strict=False`` into a model whose regressor has the pretrained head's name). ``fields`` go to both runs but
     ``transpar``, which only the adaptation gets (TransPar-RegDA starts from RegDA's source-only model). DD runs
-    with :data:`DD_OPTIONS` unless ``options`` names them."""
+    with :data:`DD_OPTIONS` unless ``options`` names them. ``schedule``: the adaptation's learning-rate schedule
+    (``None``: the family's, :data:`ADAPT_SCHEDULE`)."""
     family = family_of(source)
     if method == "dd":
         options = {**DD_OPTIONS, **(options or {})}
@@ -168,7 +173,7 @@ def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options
     pretrain_fields = {k: v for k, v in fields.items() if k != "transpar"}
     fields = _recipe_fields(family, fields)
     return RunSpec(method, source=source, target=target, steps=steps, batch_size=sizes.batch_size, lr=ADAPT_LR,
-                   optimizer="nesterov", schedule="dann", eval_every=max(1, steps // sizes.evals),
+                   optimizer="nesterov", schedule=schedule or ADAPT_SCHEDULE[family], eval_every=max(1, steps // sizes.evals),
                    eval_samples=sizes.eval_samples, options=dict(options or {}),
                    init_from=pretrain_spec(source, sizes, **pretrain_fields), **extra, **fields)
 
