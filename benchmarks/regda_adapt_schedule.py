@@ -31,7 +31,6 @@ record, after the decision.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -40,6 +39,7 @@ import numpy as np
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
 from regda_keep_f import TASKS, agreement  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
@@ -57,12 +57,7 @@ def fmt(values, digits: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--images", type=int, default=1000, help="unlabeled target training images scored")
-    args = parser.parse_args()
-    if len(args.seeds) < 2:
-        parser.error("the agreement criterion needs at least two seeds")
+    args = parse_args()
 
     # signals[family][schedule] = {"src": [...], "agree": [...], "dd": [...]} over tasks (and seeds)
     signals: dict[str, dict[str, dict[str, list]]] = {}
