@@ -9,9 +9,28 @@ from uda_nb.batchnorm import batchnorm_layers, with_batchnorm_statistics
 
 
 def _net():
+    """Conv - dropout - BN - ReLU - conv - BN, with trained-looking (not the default) running statistics."""
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Dropout(0.5), nn.BatchNorm2d(4), nn.ReLU(),
-                         nn.Conv2d(4, 2, 1), nn.BatchNorm2d(2))
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Dropout(0.5), nn.BatchNorm2d(4), nn.ReLU(),
+                        nn.Conv2d(4, 2, 1), nn.BatchNorm2d(2))
+    for bn in (net[2], net[5]):
+        bn.running_mean.uniform_(-3, 3)
+        bn.running_var.uniform_(2, 5)
+        bn.num_batches_tracked.fill_(7)
+    return net
+
+
+class _TwoHeads(nn.Module):
+    """A trunk and a head on the forward path, and a second head with its own BatchNorm that forward never uses
+    (as RegDA's f')."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk, self.unused = _net(), nn.Sequential(nn.Conv2d(2, 2, 1), nn.BatchNorm2d(2))
+        self.unused[1].running_mean.fill_(4.0)
+
+    def forward(self, x):
+        return self.trunk(x)
 
 
 def _drawn(images, batches, batch_size, seed):
@@ -31,7 +50,16 @@ def test_running_mean_is_the_mean_over_the_drawn_images_and_variance_the_mean_of
     bn = out[2]
     assert torch.allclose(bn.running_mean, expected_mean, atol=1e-5)
     assert torch.allclose(bn.running_var, expected_var, rtol=1e-4)
-    assert int(bn.num_batches_tracked) == 5 and bn.momentum == 0.1 and not out.training
+    assert int(bn.num_batches_tracked) == 5 and bn.momentum == 0.1  # reset first, then 5 batches; momentum back
+    assert not any(m.training for m in out.modules())
+
+
+def test_the_model_passed_in_keeps_its_mode_and_unreached_layers_keep_their_statistics():
+    net = _TwoHeads().train()
+    out = with_batchnorm_statistics(net, torch.rand(16, 3, 8, 8), batches=2, batch_size=4)
+    assert all(m.training for m in net.modules())
+    assert torch.equal(out.unused[1].running_mean, torch.full((2,), 4.0))
+    assert int(out.unused[1].num_batches_tracked) == 0 and int(out.trunk[2].num_batches_tracked) == 2
 
 
 def test_only_the_copy_changes_and_only_its_running_statistics():
@@ -64,3 +92,5 @@ def test_bad_input_gives_a_clear_error():
         with_batchnorm_statistics(_net(), torch.rand(3, 8, 8))
     with pytest.raises(ValueError, match="at least 2 images"):
         with_batchnorm_statistics(_net(), torch.rand(4, 3, 8, 8), batch_size=1)
+    with pytest.raises(ValueError, match="floating point"):
+        with_batchnorm_statistics(_net(), torch.zeros(4, 3, 8, 8, dtype=torch.uint8))
