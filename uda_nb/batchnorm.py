@@ -7,8 +7,8 @@ on target images alone, with every weight unchanged, measures how much of a meth
 explain: the rest is the method's own.
 
 :func:`with_batchnorm_statistics` returns a copy; the model passed in is never changed. No labels are read.
-Only the layers that ``model(images)`` passes through are re-estimated: a layer the forward pass never reaches (RegDA's
-adversarial regressor f', which predictions do not use) keeps its statistics.
+Only the layers that ``model(images)`` passes through are re-estimated: a layer the forward pass never reaches
+(RegDA's adversarial regressor f', which predictions never use) keeps its statistics.
 """
 
 from __future__ import annotations

@@ -173,8 +173,8 @@ def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options
     pretrain_fields = {k: v for k, v in fields.items() if k != "transpar"}
     fields = _recipe_fields(family, fields)
     return RunSpec(method, source=source, target=target, steps=steps, batch_size=sizes.batch_size, lr=ADAPT_LR,
-                   optimizer="nesterov", schedule=schedule or ADAPT_SCHEDULE[family], eval_every=max(1, steps // sizes.evals),
-                   eval_samples=sizes.eval_samples, options=dict(options or {}),
+                   optimizer="nesterov", schedule=schedule or ADAPT_SCHEDULE[family],
+                   eval_every=max(1, steps // sizes.evals), eval_samples=sizes.eval_samples, options=dict(options or {}),
                    init_from=pretrain_spec(source, sizes, **pretrain_fields), **extra, **fields)
 
 
