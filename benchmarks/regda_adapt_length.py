@@ -36,7 +36,8 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_keep_f import agreement  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_adapt_schedule import fmt  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_keep_f import agreement  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
@@ -48,10 +49,6 @@ SIZES = R.sizes_for("report")
 PAPER_PROPORTION = round(SIZES.hands_pretrain * 15_000 / 35_000)
 LENGTHS = (SIZES.hands_adapt, PAPER_PROPORTION)
 TOLERANCE = {"a": 1.0, "b": 1.0, "c": 1.0, "d": 250.0}
-
-
-def fmt(values, digits: int = 1) -> str:
-    return " / ".join(f"{v:.{digits}f}" for v in values)
 
 
 def main() -> None:
@@ -74,9 +71,9 @@ def main() -> None:
         logged = rd[0].history[["step", "source_pck"]].to_numpy()
         curve = ", ".join(f"{int(s)}: {100 * v:.1f}" for s, v in logged)
         signals[steps] = {"src": src.mean(), "agree": agree, "dd": dd_src.mean(), "seconds": seconds.sum()}
-        print(f"| {steps} | {fmt(src)} | {agree:.1f} | {fmt(dd_src)} | {curve} | {fmt(seconds, 0)} | "
-              f"{fmt([100 * r.final['target_pck'] for r in rd])} | {fmt([100 * r.final['target_pck'] for r in dd])} |",
-              flush=True)
+        target = [fmt([100 * r.final["target_pck"] for r in runs], 1) for runs in (rd, dd)]
+        print(f"| {steps} | {fmt(src, 1)} | {agree:.1f} | {fmt(dd_src, 1)} | {curve} | {fmt(seconds, 0)} | "
+              f"{target[0]} | {target[1]} |", flush=True)
 
     now, paper = (signals[n] for n in LENGTHS)
     ok = {"a": paper["src"] >= now["src"] - TOLERANCE["a"], "b": paper["agree"] >= now["agree"] - TOLERANCE["b"],
