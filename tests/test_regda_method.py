@@ -275,3 +275,39 @@ def test_margin_weights_only_the_source_term_of_f_prime():
     assert torch.allclose(logs1["loss"], logs1["loss_source"] + logs1["loss_source_adv"])
     with pytest.raises(ValueError, match="margin must be positive"):
         methods.for_task("regda", task, margin=0.0, seed=0)
+
+
+def test_a_second_target_pass_changes_only_batchnorm_statistics():
+    """The reference code's two target passes: the same parameter updates as one pass (same weights, same batch),
+    while psi's and f's BatchNorm running statistics see the target batch once more per iteration (source, target,
+    target); the running mean is the hand-replayed exponential average of exactly those batches."""
+    task = toy_task()
+    batch = _batch(task)
+    trained, seen = {}, {}
+    for passes in (1, 2):
+        m = methods.for_task("regda", task, target_passes=passes, seed=0)
+        first_bn = next(b for b in m.features.modules() if isinstance(b, torch.nn.BatchNorm2d))
+        seen[passes] = []
+        first_bn.register_forward_hook(lambda mod, inp, out, log=seen[passes]: log.append(
+            inp[0].detach().mean(dim=(0, 2, 3))))
+        opt = make_optimizer(m, 0.01, kind="nesterov")
+        for _ in range(2):
+            m.update(batch, 0.5, opt)
+        trained[passes] = (m, first_bn)
+    (one, bn1), (two, bn2) = trained[1], trained[2]
+    for (name, p1), p2 in zip(one.named_parameters(), two.parameters()):
+        assert torch.allclose(p1, p2, atol=1e-6), name
+    assert len(seen[1]) == 4 and len(seen[2]) == 6  # (S, T) or (S, T, T), twice
+    assert torch.equal(seen[2][1], seen[2][2])  # the second target pass: same features
+    for passes, bn in ((1, bn1), (2, bn2)):
+        expected = torch.zeros_like(bn.running_mean)
+        for mean in seen[passes]:
+            expected = (1 - bn.momentum) * expected + bn.momentum * mean
+        assert torch.allclose(bn.running_mean, expected, atol=1e-6)
+    assert not torch.allclose(bn1.running_mean, bn2.running_mean)
+    bns = lambda m, part: [b for b in getattr(m, part).modules() if isinstance(b, torch.nn.BatchNorm2d)]
+    for part, counts in (("features", (4, 6)), ("classifier", (4, 6)), ("adversary", (6, 6))):
+        for b1, b2 in zip(bns(one, part), bns(two, part)):  # f' sees (S, T, T) either way
+            assert (int(b1.num_batches_tracked), int(b2.num_batches_tracked)) == counts
+    with pytest.raises(ValueError, match="target_passes must be 1"):
+        methods.for_task("regda", task, target_passes=3, seed=0)

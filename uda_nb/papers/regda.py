@@ -61,6 +61,9 @@ KEEP_F = {"dsprites": False, "hands": True}
 #: source-split criteria only (benchmarks/regda_dd_margin.py; benchmarks/RESULTS.md, "DD with MDD's margin").
 #: RegDA keeps the paper's 1: on hands the margin cost it source PCK and seed agreement (benchmarks/regda_margin.py).
 DD_OPTIONS = {"margin": 4.0}
+#: options of every adaptation run of a benchmark (DD, RegDA, the L_F minimax, TransPar-RegDA), merged under DD's
+#: and the caller's: the recipe's screened choices of the method's reference-code options
+ADAPT_OPTIONS: dict[str, dict] = {"dsprites": {}, "hands": {}}
 
 DSPRITES = {"C": "dsprites-color", "N": "dsprites-noisy", "S": "dsprites-scream"}
 DSPRITES_TASKS = (("C", "N"), ("C", "S"), ("N", "S"))  # the report budget's three fixed tasks
@@ -158,14 +161,13 @@ def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options
                keep_f: bool | None = None, schedule: str | None = None, **fields) -> RunSpec:
     """DD or RegDA from the pretrained ``psi`` of ``source``, with fresh f and f' (the paper, section 5.2.2) or,
     ``keep_f``, the pretrained f and a fresh f' (``None``: the family's recipe, :data:`KEEP_F`; the reference code,
-    which loads the pretrained weights with
-    ``strict=False`` into a model whose regressor has the pretrained head's name). ``fields`` go to both runs but
-    ``transpar``, which only the adaptation gets (TransPar-RegDA starts from RegDA's source-only model). DD runs
-    with :data:`DD_OPTIONS` unless ``options`` names them. ``schedule``: the adaptation's learning-rate schedule
-    (``None``: the family's, :data:`ADAPT_SCHEDULE`)."""
+    which loads the pretrained weights with ``strict=False`` into a model whose regressor has the pretrained head's
+    name). ``fields`` go to both runs but ``transpar``, which only the adaptation gets (TransPar-RegDA starts from
+    RegDA's source-only model). Every run takes the family's :data:`ADAPT_OPTIONS`, DD also :data:`DD_OPTIONS`,
+    unless ``options`` names them. ``schedule``: the adaptation's learning-rate schedule (``None``: the family's,
+    :data:`ADAPT_SCHEDULE`)."""
     family = family_of(source)
-    if method == "dd":
-        options = {**DD_OPTIONS, **(options or {})}
+    options = {**ADAPT_OPTIONS[family], **(DD_OPTIONS if method == "dd" else {}), **(options or {})}
     steps = _steps(sizes, family, "adapt")
     keep_f = KEEP_F[family] if keep_f is None else bool(keep_f)
     extra = {"init_modules": ("features", "classifier")} if keep_f else {}
