@@ -211,10 +211,15 @@ def _batch(task: Task, s_idx: torch.Tensor, target_sampler: IndexSampler | None)
 
 
 def _augmented(batch: Batch, augmentation: Augmentation, generator: torch.Generator) -> Batch:
-    """The batch with its images augmented (source, then target); targets and visibility unchanged."""
-    x_s = augmentation(batch.x_s, generator)
+    """The batch with its images augmented (source, then target). Labels stay as they are; source keypoints and
+    their visibility follow a geometric augmentation (a keypoint that leaves the image becomes invisible)."""
+    y_s, visible_s = batch.y_s, batch.visible_s
+    if augmentation.geometric and batch.y_s.dim() == 3:  # keypoints (B, K, 2)
+        x_s, y_s, visible_s = augmentation.with_keypoints(batch.x_s, batch.y_s, batch.visible_s, generator)
+    else:
+        x_s = augmentation(batch.x_s, generator)
     x_t = augmentation(batch.x_t, generator) if batch.x_t is not None else None
-    return Batch(x_s, batch.y_s, x_t, batch.visible_s)
+    return Batch(x_s, y_s, x_t, visible_s)
 
 
 def _scores(method: Method, task: Task, source: Domain, target: Domain) -> dict[str, float]:
