@@ -45,7 +45,7 @@ def test_the_recipe_standardises_images_everywhere_and_augments_hands_only():
     sizes = R.sizes_for("smoke")
     for spec in (R.pretrain_spec(R.HANDS[0], sizes), R.adapt_spec("regda", *R.HANDS, sizes),
                  R.oracle_spec(R.HANDS[1], sizes)):
-        assert spec.model == {"norm": "image"} and spec.augment == "appearance"
+        assert spec.model == {"norm": "image"} and spec.augment == "appearance+geometry"
     ds = R.adapt_spec("dd", "dsprites-color", "dsprites-scream", sizes)
     assert ds.model == {"norm": "image"} and ds.augment is None and ds.init_from.augment is None
 
