@@ -39,9 +39,11 @@ TASKS = {"C→N": ("dsprites-color", "dsprites-noisy"), "C→S": ("dsprites-colo
          "N→S": ("dsprites-noisy", "dsprites-scream"), "hands": R.HANDS}
 
 
-def dd_table(variants: dict[str, dict], tasks, seeds) -> dict[str, dict[str, list]]:
+def dd_table(variants: dict[str, dict], tasks, seeds, augment: dict[str, str | None] | None = None
+             ) -> dict[str, dict[str, list]]:
     """Train (or load) DD under each variant on ``tasks`` and ``seeds``, print one row per run, and return per
-    variant the worst logged dSprites source MAEs, the hands final source PCKs and the final generator losses."""
+    variant the worst logged dSprites source MAEs, the hands final source PCKs and the final generator losses.
+    ``augment``: the training augmentation per family (``None``: the recipe's, papers.regda.AUGMENT)."""
     sizes = R.sizes_for("report")
     print("| task | DD variant | seed | worst source metric during adaptation | source metric at the end | "
           "generator loss at the end | target metric (record) |")
@@ -53,7 +55,8 @@ def dd_table(variants: dict[str, dict], tasks, seeds) -> dict[str, dict[str, lis
         metric = "pck" if hands else "mae"
         for variant, options in variants.items():
             for seed in seeds:
-                r = run(R.adapt_spec("dd", source, target, sizes, options=options), seed, progress=False)
+                fields = {} if augment is None else {"augment": augment[R.family_of(source)]}
+                r = run(R.adapt_spec("dd", source, target, sizes, options=options, **fields), seed, progress=False)
                 src = r.history[f"source_{metric}"].to_numpy()
                 worst = src.min() if hands else src.max()
                 end_src, end_tgt = r.final[f"source_{metric}"], r.final[f"target_{metric}"]
