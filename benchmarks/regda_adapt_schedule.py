@@ -43,6 +43,7 @@ from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
+from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
 from uda_nb.papers import regda as R  # noqa: E402
 
 #: the recipe when this screen ran: one target pass per iteration (two since benchmarks/regda_target_passes.py),
@@ -76,10 +77,12 @@ def main() -> None:
         images = unlabeled.images[:args.images]
         for schedule in SCHEDULES[family]:
             t = time.perf_counter()
-            rd = [run(R.adapt_spec("regda", source, target, SIZES, schedule=schedule, options=ONE_PASS), s,
+            rd = [run(R.adapt_spec("regda", source, target, SIZES, schedule=schedule, options=ONE_PASS,
+                                  **appearance_only(source)), s,
                       progress=False)
                   for s in args.seeds]
-            dd = [run(R.adapt_spec("dd", source, target, SIZES, schedule=schedule, options=ONE_PASS), s,
+            dd = [run(R.adapt_spec("dd", source, target, SIZES, schedule=schedule, options=ONE_PASS,
+                                  **appearance_only(source)), s,
                       progress=False)
                   for s in args.seeds]
             src = np.array([r.final[f"source_{metric}"] for r in rd]) * scale

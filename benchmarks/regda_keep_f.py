@@ -32,6 +32,7 @@ os.environ.setdefault("UDA_NB_QUIET", "1")
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.metrics import predict_keypoints, prediction_agreement  # noqa: E402
+from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
 from uda_nb.papers import regda as R  # noqa: E402
 
 #: the recipe when this screen ran: one target pass per iteration (two since benchmarks/regda_target_passes.py),
@@ -73,7 +74,8 @@ def main() -> None:
         per = {}
         for keep in (False, True):
             t = time.perf_counter()
-            rd = [run(R.adapt_spec("regda", source, target, SIZES, keep_f=keep, options=ONE_PASS), s, progress=False)
+            rd = [run(R.adapt_spec("regda", source, target, SIZES, keep_f=keep, options=ONE_PASS,
+                                  **appearance_only(source)), s, progress=False)
                   for s in args.seeds]
             src = np.array([r.final[f"source_{metric}"] for r in rd]) * scale
             agree = agreement(rd, images, unlabeled, metric) * scale

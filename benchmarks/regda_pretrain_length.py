@@ -20,6 +20,7 @@ import numpy as np
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
 from uda_nb.experiments import run  # noqa: E402
+from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
 from uda_nb.papers import regda as R  # noqa: E402
 
 
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--min-gain", type=float, default=1.0, help="PCK points per further 1,000 steps")
     args = parser.parse_args()
 
-    base = R.pretrain_spec(R.HANDS[0], R.sizes_for("report"))
+    base = R.pretrain_spec(R.HANDS[0], R.sizes_for("report"), **appearance_only(R.HANDS[0]))
     # the constant rate this screen was run with (the recipe has taken the paper's step schedule since 2026-12-04)
     spec = dataclasses.replace(base, steps=args.steps, eval_every=args.every, schedule="constant")
     curves = []

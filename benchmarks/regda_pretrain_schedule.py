@@ -31,6 +31,7 @@ os.environ.setdefault("UDA_NB_QUIET", "1")
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.metrics import predict_keypoints, prediction_agreement  # noqa: E402
+from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
 from uda_nb.papers import regda as R  # noqa: E402
 
 SIZES = R.sizes_for("report")
@@ -40,7 +41,7 @@ TOLERANCE = 0.5
 
 def hands_spec(steps: int, schedule: str):
     """The report recipe's hands source-only spec, ``steps`` long, under ``schedule``."""
-    base = R.pretrain_spec(R.HANDS[0], SIZES)
+    base = R.pretrain_spec(R.HANDS[0], SIZES, **appearance_only(R.HANDS[0]))
     return dataclasses.replace(base, steps=steps, schedule=schedule, eval_every=max(1, steps // SIZES.evals))
 
 

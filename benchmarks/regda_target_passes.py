@@ -50,6 +50,7 @@ from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
+from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
 from uda_nb.papers import regda as R  # noqa: E402
 
 SIZES = R.sizes_for("report")
@@ -80,9 +81,11 @@ def main() -> None:
         unlabeled = load_domain(target, "train").unlabeled()
         images = unlabeled.images[:args.images]
         for passes in PASSES:
-            rd = [run(R.adapt_spec("regda", source, target, SIZES, options=options(passes)), s, progress=False)
+            rd = [run(R.adapt_spec("regda", source, target, SIZES, options=options(passes),
+                                  **appearance_only(source)), s, progress=False)
                   for s in args.seeds]
-            dd = [run(R.adapt_spec("dd", source, target, SIZES, options=options(passes)), s, progress=False)
+            dd = [run(R.adapt_spec("dd", source, target, SIZES, options=options(passes),
+                                  **appearance_only(source)), s, progress=False)
                   for s in args.seeds]
             src = np.array([r.final[f"source_{metric}"] for r in rd]) * scale
             agree = agreement(rd, images, unlabeled, metric) * scale
