@@ -85,8 +85,8 @@ def test_augment_enters_the_cache_key_only_when_set():
                                                      augment="appearance"), 0, cpu)
 
 
-def test_fit_augments_source_and_target_batches_but_not_the_targets():
-    task = toy_keypoint_task()
+def _batches_seen_by_fit(task, augment) -> list:
+    """The batches a RegDA method receives in two ``fit()`` steps on ``task`` with ``augment``."""
     seen = []
 
     class Spy(methods.RegDA):
@@ -94,14 +94,15 @@ def test_fit_augments_source_and_target_batches_but_not_the_targets():
             seen.append(batch)
             return super().update(batch, progress, optimizer)
 
-    def run_once(augment):
-        seen.clear()
-        base = methods.for_task("regda", task, seed=0)
-        spy = Spy(base.features, base.classifier, base.adversary, sigma=base.sigma)
-        train.fit(spy, task, 2, 8, lr=1e-3, augment=augment, eval_samples=8, channels_last=False, progress=False)
-        return list(seen)
+    base = methods.for_task("regda", task, seed=0)
+    spy = Spy(base.features, base.classifier, base.adversary, sigma=base.sigma)
+    train.fit(spy, task, 2, 8, lr=1e-3, augment=augment, eval_samples=8, channels_last=False, progress=False)
+    return seen
 
-    plain, augmented = run_once(None), run_once("appearance")
+
+def test_fit_augments_source_and_target_batches_but_not_the_targets():
+    task = toy_keypoint_task()
+    plain, augmented = _batches_seen_by_fit(task, None), _batches_seen_by_fit(task, "appearance")
     for p, a in zip(plain, augmented):
         assert torch.equal(p.y_s, a.y_s) and torch.equal(p.visible_s, a.visible_s)  # same indices, same targets
         assert not torch.allclose(p.x_s, a.x_s) and not torch.allclose(p.x_t, a.x_t)
@@ -157,21 +158,7 @@ def test_identity_geometry_changes_nothing_and_zooming_in_hides_the_corners():
 
 def test_geometric_recipe_through_fit_moves_source_keypoints_and_leaves_photometric_recipes_alone():
     task = toy_keypoint_task()
-    seen = []
-
-    class Spy(methods.RegDA):
-        def update(self, batch, progress, optimizer):
-            seen.append(batch)
-            return super().update(batch, progress, optimizer)
-
-    def run_once(augment):
-        seen.clear()
-        base = methods.for_task("regda", task, seed=0)
-        spy = Spy(base.features, base.classifier, base.adversary, sigma=base.sigma)
-        train.fit(spy, task, 2, 8, lr=1e-3, augment=augment, eval_samples=8, channels_last=False, progress=False)
-        return list(seen)
-
-    plain, geo = run_once(None), run_once("appearance+geometry")
+    plain, geo = _batches_seen_by_fit(task, None), _batches_seen_by_fit(task, "appearance+geometry")
     for p, a in zip(plain, geo):
         assert not torch.allclose(p.y_s, a.y_s)  # keypoints moved with their images
         assert (a.visible_s <= p.visible_s).all()  # a keypoint can only lose its visibility
