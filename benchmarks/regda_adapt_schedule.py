@@ -39,11 +39,11 @@ import numpy as np
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
 from regda_keep_f import TASKS, agreement  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_pins import appearance_only  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
-from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
 from uda_nb.papers import regda as R  # noqa: E402
 
 #: the recipe when this screen ran: one target pass per iteration (two since benchmarks/regda_target_passes.py),
@@ -61,6 +61,22 @@ def fmt(values, digits: int) -> str:
     return " / ".join(f"{v:.{digits}f}" for v in values)
 
 
+def adaptation_signals(rd, dd, images, unlabeled, hands: bool) -> dict[str, np.ndarray | float]:
+    """The label-free signals of one task's RegDA and DD runs (one per seed), in reporting units (PCK points on
+    hands, MAE on dSprites): RegDA's final source metric ``src`` and its seeds' ``agree``-ment on unlabeled target
+    images; DD's stability signal ``dd`` (the final source PCK on hands, the worst logged source MAE on dSprites),
+    its worst logged and final source metric; training ``seconds`` per seed (DD + RegDA); and, for the record only,
+    both methods' target metrics ``tgt_rd`` / ``tgt_dd``."""
+    metric, scale = ("pck", 100) if hands else ("mae", 1)
+    final = lambda runs, split: np.array([r.final[f"{split}_{metric}"] for r in runs]) * scale  # noqa: E731
+    dd_logged = [r.history[f"source_{metric}"].to_numpy() * scale for r in dd]
+    return {"src": final(rd, "source"), "agree": agreement(rd, images, unlabeled, metric) * scale,
+            "dd": final(dd, "source") if hands else np.array([h.max() for h in dd_logged]),
+            "dd_worst": np.array([h.min() if hands else h.max() for h in dd_logged]), "dd_end": final(dd, "source"),
+            "seconds": np.array([a.seconds + b.seconds for a, b in zip(rd, dd)]),
+            "tgt_rd": final(rd, "target"), "tgt_dd": final(dd, "target")}
+
+
 def main() -> None:
     args = parse_args()
 
@@ -72,7 +88,7 @@ def main() -> None:
     for name, (source, target) in TASKS.items():
         family = R.family_of(source)
         hands = family == "hands"
-        metric, scale, digits = ("pck", 100, 1) if hands else ("mae", 1, 3)
+        digits = 1 if hands else 3
         unlabeled = load_domain(target, "train").unlabeled()
         images = unlabeled.images[:args.images]
         for schedule in SCHEDULES[family]:
@@ -85,23 +101,14 @@ def main() -> None:
                                   **appearance_only(source)), s,
                       progress=False)
                   for s in args.seeds]
-            src = np.array([r.final[f"source_{metric}"] for r in rd]) * scale
-            agree = agreement(rd, images, unlabeled, metric) * scale
-            dd_logged = [r.history[f"source_{metric}"].to_numpy() * scale for r in dd]
-            # DD's stability signal: the worst logged source metric on dSprites, the final one on hands
-            dd_signal = np.array([r.final[f"source_{metric}"] * scale if hands else h.max()
-                                  for r, h in zip(dd, dd_logged)])
-            dd_worst = np.array([h.min() if hands else h.max() for h in dd_logged])
+            sig = adaptation_signals(rd, dd, images, unlabeled, hands)
             entry = signals.setdefault(family, {}).setdefault(schedule, {"src": [], "agree": [], "dd": []})
-            entry["src"].extend(src)
-            entry["agree"].append(agree)
-            entry["dd"].extend(dd_signal)
-            tgt_rd = np.array([r.final[f"target_{metric}"] for r in rd]) * scale
-            tgt_dd = np.array([r.final[f"target_{metric}"] for r in dd]) * scale
-            dd_end = np.array([r.final[f"source_{metric}"] for r in dd]) * scale
-            print(f"| {name} | {schedule} | {fmt(src, digits)} | {agree:.{digits}f} | {fmt(dd_worst, digits)} ; "
-                  f"{fmt(dd_end, digits)} | {fmt(tgt_rd, digits)} | {fmt(tgt_dd, digits)} | "
-                  f"{time.perf_counter() - t:.0f} |", flush=True)
+            entry["src"].extend(sig["src"])
+            entry["agree"].append(sig["agree"])
+            entry["dd"].extend(sig["dd"])
+            print(f"| {name} | {schedule} | {fmt(sig['src'], digits)} | {sig['agree']:.{digits}f} | "
+                  f"{fmt(sig['dd_worst'], digits)} ; {fmt(sig['dd_end'], digits)} | {fmt(sig['tgt_rd'], digits)} | "
+                  f"{fmt(sig['tgt_dd'], digits)} | {time.perf_counter() - t:.0f} |", flush=True)
 
     print()
     for family, per in signals.items():

@@ -29,10 +29,11 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
+from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
+
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.metrics import predict_keypoints, prediction_agreement  # noqa: E402
-from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
 from uda_nb.papers import regda as R  # noqa: E402
 
 #: the recipe when this screen ran: one target pass per iteration (two since benchmarks/regda_target_passes.py),

@@ -19,8 +19,9 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from uda_nb.experiments import run  # noqa: E402
 from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
+
+from uda_nb.experiments import run  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402
 
 

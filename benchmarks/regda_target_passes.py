@@ -38,19 +38,18 @@ for the record, after the decision.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_adapt_schedule import fmt  # noqa: E402  (benchmarks/ is this script's import path)
-from regda_keep_f import TASKS, agreement  # noqa: E402
+from regda_adapt_schedule import adaptation_signals, fmt  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_keep_f import TASKS  # noqa: E402
+from regda_pins import appearance_only  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
-from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
 from uda_nb.papers import regda as R  # noqa: E402
 
 SIZES = R.sizes_for("report")
@@ -77,7 +76,7 @@ def main() -> None:
     for name, (source, target) in TASKS.items():
         family = R.family_of(source)
         hands = family == "hands"
-        metric, scale, digits = ("pck", 100, 1) if hands else ("mae", 1, 3)
+        digits = 1 if hands else 3
         unlabeled = load_domain(target, "train").unlabeled()
         images = unlabeled.images[:args.images]
         for passes in PASSES:
@@ -87,24 +86,15 @@ def main() -> None:
             dd = [run(R.adapt_spec("dd", source, target, SIZES, options=options(passes),
                                   **appearance_only(source)), s, progress=False)
                   for s in args.seeds]
-            src = np.array([r.final[f"source_{metric}"] for r in rd]) * scale
-            agree = agreement(rd, images, unlabeled, metric) * scale
-            dd_logged = [r.history[f"source_{metric}"].to_numpy() * scale for r in dd]
-            dd_end = np.array([r.final[f"source_{metric}"] for r in dd]) * scale
-            # DD's stability signal: the worst logged source metric on dSprites, the final one on hands
-            dd_signal = dd_end if hands else np.array([h.max() for h in dd_logged])
-            dd_worst = np.array([h.min() if hands else h.max() for h in dd_logged])
-            seconds = np.array([a.seconds + b.seconds for a, b in zip(rd, dd)])
+            sig = adaptation_signals(rd, dd, images, unlabeled, hands)
             entry = signals.setdefault(family, {}).setdefault(passes, {"src": [], "agree": [], "dd": [], "sec": []})
-            entry["src"].extend(src)
-            entry["agree"].append(agree)
-            entry["dd"].extend(dd_signal)
-            entry["sec"].extend(seconds)
-            tgt_rd = np.array([r.final[f"target_{metric}"] for r in rd]) * scale
-            tgt_dd = np.array([r.final[f"target_{metric}"] for r in dd]) * scale
-            print(f"| {name} | {passes} | {fmt(src, digits)} | {agree:.{digits}f} | {fmt(dd_worst, digits)} ; "
-                  f"{fmt(dd_end, digits)} | {fmt(seconds, 0)} | {fmt(tgt_rd, digits)} | {fmt(tgt_dd, digits)} |",
-                  flush=True)
+            entry["src"].extend(sig["src"])
+            entry["agree"].append(sig["agree"])
+            entry["dd"].extend(sig["dd"])
+            entry["sec"].extend(sig["seconds"])
+            print(f"| {name} | {passes} | {fmt(sig['src'], digits)} | {sig['agree']:.{digits}f} | "
+                  f"{fmt(sig['dd_worst'], digits)} ; {fmt(sig['dd_end'], digits)} | {fmt(sig['seconds'], 0)} | "
+                  f"{fmt(sig['tgt_rd'], digits)} | {fmt(sig['tgt_dd'], digits)} |", flush=True)
 
     print()
     for family, per in signals.items():
