@@ -164,7 +164,8 @@ class Augmentation:
         return out if keypoints is None else (out, keypoints, visible)
 
 
-#: the recipes a RunSpec / fit() can name
+#: the recipes a RunSpec / fit() can name. The geometric one is meant for keypoints, whose targets move with the
+#: image; a class label does not (rotating a digit by 180 degrees turns a 6 into a 9)
 AUGMENTATIONS = {
     "appearance": Augmentation("appearance", jitter=0.25, blur=0.8),
     "appearance+geometry": Augmentation("appearance+geometry", jitter=0.25, blur=0.8, rotation=180.0,

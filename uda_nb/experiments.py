@@ -53,7 +53,8 @@ class RunSpec:
     named in ``init_modules`` (module attributes: ``features`` is psi / the feature extractor, ``classifier``
     the task head); its cache key is part of this run's key. Pretrain-then-adapt: RegDA and DD start from one
     source-only run per seed instead of training it again. augment: a training-batch augmentation of
-    :mod:`uda_nb.augment` (``"appearance"``: RegDA's reference colour jitter and blur) or ``None``. transpar:
+    :mod:`uda_nb.augment` (``"appearance"``: RegDA's reference colour jitter and blur; ``"appearance+geometry"``:
+    with its rotation and zoom) or ``None``. transpar:
     ``None`` or the fields of :class:`uda_nb.methods.transpar.TransParConfig` (``{"ratio": 0.6}`` at least):
     the method trains with TransPar's update rule wrapped around its optimizer and the target entropy term.
     target_classes: ``None`` or the classes the target keeps (partial domain adaptation,

@@ -124,8 +124,9 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     channels_last: store images and convolution weights channels-last (same numbers up to float rounding,
     ~20 % faster on CPU; see benchmarks/RESULTS.md).
     augment: ``None`` or a recipe of :mod:`uda_nb.augment` (``"appearance"``: RegDA's reference colour jitter and
-    blur) applied to every source and target training batch, never to evaluation; its draws come from their
-    own generator seeded by ``seed``.
+    blur; ``"appearance+geometry"``: with its rotation and zoom, source keypoints moved along) applied to every
+    source and target training batch, never to evaluation; its draws come from their own generator seeded by
+    ``seed``.
     balance_source: draw source batches class-balanced, with replacement (:class:`BalancedIndexSampler`; GSDA's
     training aid) instead of epoch-wise permutations; classification tasks only. Off by default.
     """
