@@ -38,11 +38,14 @@ from uda_nb.papers import drt as D  # noqa: E402
 from uda_nb.train import fit  # noqa: E402
 
 
-def train_with_branch_mult(spec, task, seed: int, mult: float):
+def train_with_branch_mult(spec, task, seed: int, mult: float, prepare=None):
     """``run(spec, seed)``'s training (not cached), with the dynamic layers' coefficient branches at ``mult`` x
-    the learning rate: their parameters move to a group of their own with the same role."""
+    the learning rate: their parameters move to a group of their own with the same role. ``prepare(method)``, if
+    given, changes the freshly built method before training (another screen's lever)."""
     seed_everything(seed)
     method = build_method(spec, task)
+    if prepare is not None:
+        prepare(method)
     branch = {id(p) for layer in dynamic_layers(method.features).values() if layer.branch is not None
               for p in layer.branch.parameters()}
     groups = []
