@@ -77,6 +77,17 @@ def adaptation_signals(rd, dd, images, unlabeled, hands: bool) -> dict[str, np.n
             "tgt_rd": final(rd, "target"), "tgt_dd": final(dd, "target")}
 
 
+def label_free_checks(present: dict, candidate: dict, tol: dict, hands: bool) -> tuple[dict, dict]:
+    """Rules (a)-(c) of the adaptation screens on the pooled signals of two arms (``src``, ``agree``, ``dd`` lists):
+    ``ok[k]`` says whether the candidate is not worse than the present recipe by more than ``tol[k]`` (on hands
+    higher is better for every signal; on dSprites MAE and disagreement, lower is). Returns ``(ok, means)``, the
+    means as ``{signal: (present, candidate)}``."""
+    m = {k: (float(np.mean(present[k])), float(np.mean(candidate[k]))) for k in ("src", "agree", "dd")}
+    sign = 1.0 if hands else -1.0
+    ok = {rule: sign * (m[k][1] - m[k][0]) >= -tol[rule] for rule, k in (("a", "src"), ("b", "agree"), ("c", "dd"))}
+    return ok, m
+
+
 def main() -> None:
     args = parse_args()
 
@@ -114,13 +125,7 @@ def main() -> None:
     for family, per in signals.items():
         present, paper = (per[s] for s in SCHEDULES[family])
         tol = TOLERANCE[family]
-        m = {k: (float(np.mean(present[k])), float(np.mean(paper[k]))) for k in ("src", "agree", "dd")}
-        if family == "hands":  # higher is better for every signal
-            ok = {"a": m["src"][1] >= m["src"][0] - tol["a"], "b": m["agree"][1] >= m["agree"][0] - tol["b"],
-                  "c": m["dd"][1] >= m["dd"][0] - tol["c"]}
-        else:  # MAE and disagreement: lower is better
-            ok = {"a": m["src"][1] <= m["src"][0] + tol["a"], "b": m["agree"][1] <= m["agree"][0] + tol["b"],
-                  "c": m["dd"][1] <= m["dd"][0] + tol["c"]}
+        ok, m = label_free_checks(present, paper, tol, family == "hands")
         detail = ", ".join(f"({k}) {'yes' if v else 'no'}: {m[s][0]:.3f} -> {m[s][1]:.3f}"
                            for (k, v), s in zip(ok.items(), ("src", "agree", "dd")))
         verdict = f"adopt {SCHEDULES[family][1]}" if all(ok.values()) else "keep dann"

@@ -43,7 +43,8 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_adapt_schedule import adaptation_signals, fmt  # noqa: E402  (benchmarks/ is this script's import path)
+# benchmarks/ is this script's import path
+from regda_adapt_schedule import adaptation_signals, fmt, label_free_checks  # noqa: E402
 from regda_keep_f import TASKS  # noqa: E402
 from regda_pins import appearance_only  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
@@ -100,14 +101,8 @@ def main() -> None:
     for family, per in signals.items():
         one, two = per[1], per[2]
         tol = TOLERANCE[family]
-        m = {k: (float(np.mean(one[k])), float(np.mean(two[k]))) for k in ("src", "agree", "dd")}
+        ok, m = label_free_checks(one, two, tol, family == "hands")
         added = float(np.sum(two["sec"]) - np.sum(one["sec"]))
-        if family == "hands":  # higher is better for every signal
-            ok = {"a": m["src"][1] >= m["src"][0] - tol["a"], "b": m["agree"][1] >= m["agree"][0] - tol["b"],
-                  "c": m["dd"][1] >= m["dd"][0] - tol["c"]}
-        else:  # MAE and disagreement: lower is better
-            ok = {"a": m["src"][1] <= m["src"][0] + tol["a"], "b": m["agree"][1] <= m["agree"][0] + tol["b"],
-                  "c": m["dd"][1] <= m["dd"][0] + tol["c"]}
         ok["d"] = added <= tol["d"]
         detail = ", ".join(f"({k}) {'yes' if ok[k] else 'no'}: {m[s][0]:.3f} -> {m[s][1]:.3f}"
                            for k, s in (("a", "src"), ("b", "agree"), ("c", "dd")))
