@@ -77,6 +77,13 @@ def adaptation_signals(rd, dd, images, unlabeled, hands: bool) -> dict[str, np.n
             "tgt_rd": final(rd, "target"), "tgt_dd": final(dd, "target")}
 
 
+def train_arm(source: str, target: str, seeds, **spec_kwargs) -> tuple[list, list]:
+    """RegDA's and DD's runs of one screen arm on ``source -> target``, one per seed (from or into the run cache);
+    ``spec_kwargs`` go to :func:`uda_nb.papers.regda.adapt_spec` (the arm's options, schedule, pinned fields)."""
+    return tuple([run(R.adapt_spec(method, source, target, SIZES, **spec_kwargs), s, progress=False) for s in seeds]
+                 for method in ("regda", "dd"))
+
+
 def label_free_checks(present: dict, candidate: dict, tol: dict, hands: bool) -> tuple[dict, dict]:
     """Rules (a)-(c) of the adaptation screens on the pooled signals of two arms (``src``, ``agree``, ``dd`` lists):
     ``ok[k]`` says whether the candidate is not worse than the present recipe by more than ``tol[k]`` (on hands
@@ -104,14 +111,8 @@ def main() -> None:
         images = unlabeled.images[:args.images]
         for schedule in SCHEDULES[family]:
             t = time.perf_counter()
-            rd = [run(R.adapt_spec("regda", source, target, SIZES, schedule=schedule, options=ONE_PASS,
-                                  **appearance_only(source)), s,
-                      progress=False)
-                  for s in args.seeds]
-            dd = [run(R.adapt_spec("dd", source, target, SIZES, schedule=schedule, options=ONE_PASS,
-                                  **appearance_only(source)), s,
-                      progress=False)
-                  for s in args.seeds]
+            rd, dd = train_arm(source, target, args.seeds, schedule=schedule, options=ONE_PASS,
+                               **appearance_only(source))
             sig = adaptation_signals(rd, dd, images, unlabeled, hands)
             entry = signals.setdefault(family, {}).setdefault(schedule, {"src": [], "agree": [], "dd": []})
             entry["src"].extend(sig["src"])

@@ -44,13 +44,12 @@ import numpy as np
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
 # benchmarks/ is this script's import path
-from regda_adapt_schedule import adaptation_signals, fmt, label_free_checks  # noqa: E402
+from regda_adapt_schedule import adaptation_signals, fmt, label_free_checks, train_arm  # noqa: E402
 from regda_keep_f import TASKS  # noqa: E402
 from regda_pins import appearance_only  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
-from uda_nb.experiments import run  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402
 
 SIZES = R.sizes_for("report")
@@ -81,12 +80,7 @@ def main() -> None:
         unlabeled = load_domain(target, "train").unlabeled()
         images = unlabeled.images[:args.images]
         for passes in PASSES:
-            rd = [run(R.adapt_spec("regda", source, target, SIZES, options=options(passes),
-                                  **appearance_only(source)), s, progress=False)
-                  for s in args.seeds]
-            dd = [run(R.adapt_spec("dd", source, target, SIZES, options=options(passes),
-                                  **appearance_only(source)), s, progress=False)
-                  for s in args.seeds]
+            rd, dd = train_arm(source, target, args.seeds, options=options(passes), **appearance_only(source))
             sig = adaptation_signals(rd, dd, images, unlabeled, hands)
             entry = signals.setdefault(family, {}).setdefault(passes, {"src": [], "agree": [], "dd": [], "sec": []})
             entry["src"].extend(sig["src"])
