@@ -95,6 +95,49 @@ def label_free_checks(present: dict, candidate: dict, tol: dict, hands: bool) ->
     return ok, m
 
 
+def screen_option_arms(arms, column: str, verdicts: tuple[str, str], tolerance: dict, args, spec_kwargs) -> None:
+    """A two-arm screen of the adaptation recipe under rules (a)-(d) of the target-pass screen: for every task of
+    ``TASKS`` and each arm (the present recipe first, then the candidate), RegDA's and DD's runs for ``args.seeds``
+    with ``spec_kwargs(arm, source)`` as :func:`train_arm`'s keyword arguments; prints one table row per task and
+    arm (``column`` heads the arm's column), then per family ``verdicts[1]`` if every rule holds within
+    ``tolerance[family]`` (rule (d): the candidate's runs may take at most ``tolerance[family]["d"]`` seconds longer
+    in all, as the runs' own ``seconds`` say), else ``verdicts[0]``."""
+    signals: dict[str, dict[object, dict[str, list]]] = {}
+    print(f"| task | {column} | RegDA source metric, per seed | RegDA seed agreement on target | DD worst ; final "
+          "source metric, per seed | seconds, DD + RegDA, per seed | RegDA target, per seed (record) | "
+          "DD target, per seed (record) |")
+    print("|---|---:|---|---:|---|---|---|---|")
+    for name, (source, target) in TASKS.items():
+        family = R.family_of(source)
+        hands = family == "hands"
+        digits = 1 if hands else 3
+        unlabeled = load_domain(target, "train").unlabeled()
+        images = unlabeled.images[:args.images]
+        for arm in arms:
+            rd, dd = train_arm(source, target, args.seeds, **spec_kwargs(arm, source))
+            sig = adaptation_signals(rd, dd, images, unlabeled, hands)
+            entry = signals.setdefault(family, {}).setdefault(arm, {"src": [], "agree": [], "dd": [], "sec": []})
+            entry["src"].extend(sig["src"])
+            entry["agree"].append(sig["agree"])
+            entry["dd"].extend(sig["dd"])
+            entry["sec"].extend(sig["seconds"])
+            print(f"| {name} | {arm} | {fmt(sig['src'], digits)} | {sig['agree']:.{digits}f} | "
+                  f"{fmt(sig['dd_worst'], digits)} ; {fmt(sig['dd_end'], digits)} | {fmt(sig['seconds'], 0)} | "
+                  f"{fmt(sig['tgt_rd'], digits)} | {fmt(sig['tgt_dd'], digits)} |", flush=True)
+
+    print()
+    for family, per in signals.items():
+        present, candidate = (per[a] for a in arms)
+        tol = tolerance[family]
+        ok, m = label_free_checks(present, candidate, tol, family == "hands")
+        added = float(np.sum(candidate["sec"]) - np.sum(present["sec"]))
+        ok["d"] = added <= tol["d"]
+        detail = ", ".join(f"({k}) {'yes' if ok[k] else 'no'}: {m[s][0]:.3f} -> {m[s][1]:.3f}"
+                           for k, s in (("a", "src"), ("b", "agree"), ("c", "dd")))
+        detail += f", (d) {'yes' if ok['d'] else 'no'}: {added:+.0f} s"
+        print(f"{family}: {verdicts[1] if all(ok.values()) else verdicts[0]} ({detail})")
+
+
 def main() -> None:
     args = parse_args()
 

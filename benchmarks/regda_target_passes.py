@@ -39,20 +39,14 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
 # benchmarks/ is this script's import path
-from regda_adapt_schedule import adaptation_signals, fmt, label_free_checks, train_arm  # noqa: E402
-from regda_keep_f import TASKS  # noqa: E402
+from regda_adapt_schedule import screen_option_arms  # noqa: E402
 from regda_pins import appearance_only  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
-from uda_nb.data import load_domain  # noqa: E402
-from uda_nb.papers import regda as R  # noqa: E402
 
-SIZES = R.sizes_for("report")
 PASSES = (1, 2)  # the present recipe first, then the reference code's
 #: tolerances of (a), (b), (c) in reporting units (PCK points on hands, MAE on dSprites), (d) in seconds
 TOLERANCE = {"hands": {"a": 1.0, "b": 1.0, "c": 1.0, "d": 100.0},
@@ -67,42 +61,8 @@ def options(passes: int) -> dict:
 
 
 def main() -> None:
-    args = parse_args()
-    signals: dict[str, dict[int, dict[str, list]]] = {}
-    print("| task | target passes | RegDA source metric, per seed | RegDA seed agreement on target | DD worst ; final "
-          "source metric, per seed | seconds, DD + RegDA, per seed | RegDA target, per seed (record) | "
-          "DD target, per seed (record) |")
-    print("|---|---:|---|---:|---|---|---|---|")
-    for name, (source, target) in TASKS.items():
-        family = R.family_of(source)
-        hands = family == "hands"
-        digits = 1 if hands else 3
-        unlabeled = load_domain(target, "train").unlabeled()
-        images = unlabeled.images[:args.images]
-        for passes in PASSES:
-            rd, dd = train_arm(source, target, args.seeds, options=options(passes), **appearance_only(source))
-            sig = adaptation_signals(rd, dd, images, unlabeled, hands)
-            entry = signals.setdefault(family, {}).setdefault(passes, {"src": [], "agree": [], "dd": [], "sec": []})
-            entry["src"].extend(sig["src"])
-            entry["agree"].append(sig["agree"])
-            entry["dd"].extend(sig["dd"])
-            entry["sec"].extend(sig["seconds"])
-            print(f"| {name} | {passes} | {fmt(sig['src'], digits)} | {sig['agree']:.{digits}f} | "
-                  f"{fmt(sig['dd_worst'], digits)} ; {fmt(sig['dd_end'], digits)} | {fmt(sig['seconds'], 0)} | "
-                  f"{fmt(sig['tgt_rd'], digits)} | {fmt(sig['tgt_dd'], digits)} |", flush=True)
-
-    print()
-    for family, per in signals.items():
-        one, two = per[1], per[2]
-        tol = TOLERANCE[family]
-        ok, m = label_free_checks(one, two, tol, family == "hands")
-        added = float(np.sum(two["sec"]) - np.sum(one["sec"]))
-        ok["d"] = added <= tol["d"]
-        detail = ", ".join(f"({k}) {'yes' if ok[k] else 'no'}: {m[s][0]:.3f} -> {m[s][1]:.3f}"
-                           for k, s in (("a", "src"), ("b", "agree"), ("c", "dd")))
-        detail += f", (d) {'yes' if ok['d'] else 'no'}: {added:+.0f} s"
-        verdict = "adopt two target passes" if all(ok.values()) else "keep one target pass"
-        print(f"{family}: {verdict} ({detail})")
+    screen_option_arms(PASSES, "target passes", ("keep one target pass", "adopt two target passes"), TOLERANCE,
+                       parse_args(), lambda passes, source: {"options": options(passes), **appearance_only(source)})
 
 
 if __name__ == "__main__":

@@ -311,3 +311,38 @@ def test_a_second_target_pass_changes_only_batchnorm_statistics():
             assert (int(b1.num_batches_tracked), int(b2.num_batches_tracked)) == counts
     with pytest.raises(ValueError, match="target_passes must be 1"):
         methods.for_task("regda", task, target_passes=3, seed=0)
+
+
+def test_reference_head_init_starts_both_heads_flat_and_scales_what_psi_gets_through_f_prime():
+    """The reference code's head initialisation: every conv of f and f' draws N(0, 0.001^2) weights with zero biases
+    (the trunk keeps PyTorch's), so a fresh head's heatmap logits are about 1e-3 (a flat spatial softmax) where
+    PyTorch's initialisation gives logits a hundred times larger, and psi's gradient through f' on the target
+    (objective 3) shrinks by the same order; the default leaves the initialisation as it was."""
+    task = toy_task()
+    batch = _batch(task)
+    default = methods.for_task("regda", task, seed=0)
+    same = methods.for_task("regda", task, head_init="default", seed=0)
+    for p, q in zip(default.parameters(), same.parameters()):
+        assert torch.equal(p, q)
+    ref = methods.for_task("regda", task, head_init="reference", seed=0)
+    for part in ("classifier", "adversary"):
+        convs = [m for m in getattr(ref, part).modules() if isinstance(m, torch.nn.Conv2d)]
+        assert len(convs) == 2
+        for conv in convs:
+            assert 0.0007 < float(conv.weight.std()) < 0.0013
+        assert convs[0].bias is None and not convs[1].bias.any()  # the 3x3 conv feeds BatchNorm: no bias
+    for p, q in zip(default.features.parameters(), ref.features.parameters()):
+        assert torch.equal(p, q)  # the trunk is untouched
+
+    def logits_and_psi_grad(m):
+        m.train()
+        z = m.features(batch.x_t)
+        out = m.adversary(z)
+        out.square().mean().backward()
+        return out.detach().abs().max(), sum(float(p.grad.abs().sum()) for p in m.features.parameters())
+
+    (big, g_default), (small, g_ref) = logits_and_psi_grad(default), logits_and_psi_grad(ref)
+    assert small < 0.05 < big
+    assert g_ref < g_default / 100
+    with pytest.raises(ValueError, match="head_init must be one of"):
+        methods.for_task("regda", task, head_init="small", seed=0)

@@ -43,6 +43,13 @@ and the batch are the same in both passes, so every gradient and every parameter
 pass; what changes is BatchNorm's running statistics in ``psi`` and ``f``, which see the target batch twice per
 iteration (source, target, target) instead of once. With momentum 0.1 the statistics used at test time then end
 about 70 % target instead of about 53 %. The paper does not say; the default is one pass.
+
+Reference-code option: ``head_init="reference"`` initialises every convolution of ``f`` and ``f'`` as the
+Transfer-Learning-Library's ``PoseResNet2d._make_head`` does, weights from N(0, 0.001^2) and zero biases, instead of
+PyTorch's default (uniform, bound ``1 / sqrt(fan_in)``). A fresh head then starts with logits of about 1e-3, a
+flat heatmap, and every gradient that ``psi`` receives through it starts about a hundred times smaller and grows
+as the head's last layer learns. A pretrained ``f`` loaded afterwards (``RunSpec.init_modules``) replaces its
+initialisation. The paper does not say; the default is PyTorch's.
 """
 
 from __future__ import annotations
@@ -55,6 +62,10 @@ from torch import nn
 from ..losses.heatmaps import GroundFalseLoss, heatmap_argmax
 from .base import Batch
 from .keypoint import KeypointMethod
+
+HEAD_INITS = ("default", "reference")
+#: the reference code's head initialisation: N(0, REFERENCE_HEAD_STD^2) weights, zero biases
+REFERENCE_HEAD_STD = 1e-3
 
 VARIANTS = {"regda": ("min_lf", "min_lt"), "dd": ("max_lt", "min_lt"), "lf_minimax": ("min_lf", "max_lf")}
 
@@ -75,6 +86,16 @@ def scale_grad(x: torch.Tensor, coeff: float) -> torch.Tensor:
     return x if coeff == 1.0 else _ScaleGrad.apply(x, float(coeff))
 
 
+def reference_head_init(head: nn.Module) -> None:
+    """In place: every ``Conv2d`` of ``head`` gets N(0, 0.001^2) weights and zero biases (the reference code's
+    regression heads); other layers (BatchNorm) keep theirs."""
+    for m in head.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, std=REFERENCE_HEAD_STD)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 class RegDA(KeypointMethod):
     """RegDA / DD for heatmap keypoint detection (module docstring: sub-steps, variants, options).
 
@@ -82,7 +103,8 @@ class RegDA(KeypointMethod):
     ``"lf_minimax"``; area: ``None`` for eq. 9-10's ground-false map (K >= 2) or the pixel box
     ``(x0, x1, y0, y1)`` of eq. 15 (one keypoint; dSprites ``(16, 48, 16, 48)``); head_lr_mult: learning-rate
     multiplier of ``f`` and ``f'``; margin: extra weight of eq. 12's ``f'`` term on the source; target_passes: 1,
-    or the reference code's 2 forward passes of the target batch per iteration (module docstring).
+    or the reference code's 2 forward passes of the target batch per iteration; head_init: ``"default"`` or the
+    reference code's ``"reference"`` initialisation of both heads (module docstring).
     """
 
     name = "regda"
@@ -90,7 +112,8 @@ class RegDA(KeypointMethod):
     def __init__(self, features: nn.Module, classifier: nn.Module, adversary: nn.Module, sigma: float,
                  eta: float = 1.0, variant: str = "regda", area: tuple[float, float, float, float] | None = None,
                  head_lr_mult: float = 10.0, warm_start: bool = False, warm_gamma: float = 10.0,
-                 source_loss: str = "kl", margin: float = 1.0, target_passes: int = 1):
+                 source_loss: str = "kl", margin: float = 1.0, target_passes: int = 1,
+                 head_init: str = "default"):
         super().__init__(features, classifier, sigma, source_loss)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}.")
@@ -106,7 +129,14 @@ class RegDA(KeypointMethod):
         if target_passes not in (1, 2):
             raise ValueError(f"target_passes must be 1 (one target forward pass per iteration) or 2 (the reference "
                              f"code's: a second pass for objective 3), got {target_passes!r}.")
+        if head_init not in HEAD_INITS:
+            raise ValueError(f"head_init must be one of {HEAD_INITS} (PyTorch's initialisation, or the reference "
+                             f"code's N(0, 0.001^2) weights and zero biases), got {head_init!r}.")
+        if head_init == "reference":
+            for head in (classifier, adversary):
+                reference_head_init(head)
         self.adversary = adversary
+        self.head_init = head_init
         self.eta, self.variant, self.margin = float(eta), variant, float(margin)
         self.target_passes = int(target_passes)
         self.warm_start, self.warm_gamma = bool(warm_start), float(warm_gamma)
