@@ -100,16 +100,21 @@ def test_hands_keeps_the_pretrained_f_and_dsprites_trains_a_fresh_one():
 def test_dd_runs_with_mdds_margin_and_regda_with_the_papers_weight():
     """papers.regda.DD_OPTIONS: DD's specs carry margin 4 (an explicit option overrides it); RegDA's and the other
     variants' carry none, so they keep eq. 12's weight 1. Every adaptation carries the family's ADAPT_OPTIONS (the
-    reference code's two target passes), which an explicit option overrides too."""
+    reference code's two target passes; on hands also its head initialisation, not on dSprites), which an explicit
+    option overrides too."""
     from uda_nb.papers import regda as R
 
     sizes = R.sizes_for("report")
     for source, target in (R.HANDS, ("dsprites-color", "dsprites-scream")):
-        assert R.adapt_spec("dd", source, target, sizes).options == {"margin": 4.0, "target_passes": 2}
+        family = {"head_init": "reference"} if source == R.HANDS[0] else {}
+        assert R.adapt_spec("dd", source, target, sizes).options == {"margin": 4.0, "target_passes": 2, **family}
         assert R.adapt_spec("dd", source, target, sizes, options={"margin": 1.0}).options == {
-            "margin": 1.0, "target_passes": 2}
-        assert R.adapt_spec("regda", source, target, sizes).options == {"target_passes": 2}
+            "margin": 1.0, "target_passes": 2, **family}
+        assert R.adapt_spec("regda", source, target, sizes).options == {"target_passes": 2, **family}
         assert R.adapt_spec("regda", source, target, sizes, options={"target_passes": 1}).options == {
-            "target_passes": 1}
-        assert R.adapt_spec("regda", source, target, sizes, transpar={"ratio": 0.5}).options == {"target_passes": 2}
+            "target_passes": 1, **family}
+        assert R.adapt_spec("regda", source, target, sizes, options={"head_init": "default"}).options == {
+            "target_passes": 2, "head_init": "default"}
+        assert R.adapt_spec("regda", source, target, sizes, transpar={"ratio": 0.5}).options == {
+            "target_passes": 2, **family}
         assert "margin" not in R.adapt_spec("regda", source, target, sizes, options={"variant": "lf_minimax"}).options
