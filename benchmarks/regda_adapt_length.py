@@ -38,7 +38,7 @@ os.environ.setdefault("UDA_NB_QUIET", "1")
 
 from regda_adapt_schedule import fmt  # noqa: E402  (benchmarks/ is this script's import path)
 from regda_keep_f import agreement  # noqa: E402
-from regda_pins import appearance_only  # noqa: E402
+from regda_pins import appearance_only, default_heads  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
@@ -47,7 +47,7 @@ from uda_nb.papers import regda as R  # noqa: E402
 
 #: the recipe when this screen ran: one target pass per iteration (two since benchmarks/regda_target_passes.py),
 #: pinned so that the command reproduces its table
-ONE_PASS = {"target_passes": 1}
+ONE_PASS = default_heads(R.HANDS[0], {"target_passes": 1})
 PINNED = appearance_only(R.HANDS[0])
 
 SIZES = R.sizes_for("report")

@@ -39,7 +39,7 @@ import numpy as np
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
 from regda_keep_f import TASKS, agreement  # noqa: E402  (benchmarks/ is this script's import path)
-from regda_pins import appearance_only  # noqa: E402
+from regda_pins import appearance_only, default_heads  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
@@ -154,7 +154,8 @@ def main() -> None:
         images = unlabeled.images[:args.images]
         for schedule in SCHEDULES[family]:
             t = time.perf_counter()
-            rd, dd = train_arm(source, target, args.seeds, schedule=schedule, options=ONE_PASS,
+            rd, dd = train_arm(source, target, args.seeds, schedule=schedule,
+                               options=default_heads(source, ONE_PASS),
                                **appearance_only(source))
             sig = adaptation_signals(rd, dd, images, unlabeled, hands)
             entry = signals.setdefault(family, {}).setdefault(schedule, {"src": [], "agree": [], "dd": []})

@@ -28,6 +28,8 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
+from regda_pins import default_heads  # noqa: E402  (benchmarks/ is this script's import path)
+
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402
 
@@ -58,7 +60,7 @@ def dd_table(variants: dict[str, dict], tasks, seeds, augment: dict[str, str | N
         for variant, options in variants.items():
             for seed in seeds:
                 fields = {} if augment is None else {"augment": augment[R.family_of(source)]}
-                r = run(R.adapt_spec("dd", source, target, sizes, options=options, **fields), seed, progress=False)
+                r = run(R.adapt_spec("dd", source, target, sizes, options=default_heads(source, options), **fields), seed, progress=False)
                 src = r.history[f"source_{metric}"].to_numpy()
                 worst = src.min() if hands else src.max()
                 end_src, end_tgt = r.final[f"source_{metric}"], r.final[f"target_{metric}"]

@@ -38,6 +38,7 @@ os.environ.setdefault("UDA_NB_QUIET", "1")
 
 from regda_adapt_schedule import fmt  # noqa: E402  (benchmarks/ is this script's import path)
 from regda_keep_f import agreement  # noqa: E402
+from regda_pins import default_heads  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
 from uda_nb.data import load_domain, make_task  # noqa: E402
@@ -47,7 +48,7 @@ from uda_nb.papers import regda as R  # noqa: E402
 SIZES = R.sizes_for("report")
 AUGMENTS = ("appearance", "appearance+geometry")  # the present recipe first, then the reference code's
 #: the adaptation options when this screen ran (papers.regda.ADAPT_OPTIONS), pinned so the command reproduces
-OPTIONS = {"target_passes": 2}
+OPTIONS = default_heads(R.HANDS[0], {"target_passes": 2})
 TOLERANCE = {"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 150.0}
 
 

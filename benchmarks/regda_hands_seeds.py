@@ -29,6 +29,7 @@ from uda_nb.data import load_domain, make_task  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.metrics import evaluate  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402
+from regda_pins import default_heads  # noqa: E402  (benchmarks/ is this script's import path)
 
 #: the recipe when this script first ran: one target pass per iteration (two since
 #: benchmarks/regda_target_passes.py) and no rotation or zoom, pinned so that the command reproduces its table
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--present-recipe", action="store_true",
                         help="the recipe as it is now instead of the one of this script's first run")
     args = parser.parse_args()
-    options, fields = ({}, {}) if args.present_recipe else (ONE_PASS, APPEARANCE)
+    options, fields = ({}, {}) if args.present_recipe else (default_heads(R.HANDS[0], ONE_PASS), APPEARANCE)
     sizes = R.sizes_for("report")
     task = make_task(*R.HANDS, device="cpu")
     unlabeled = load_domain(R.HANDS[1], "train").unlabeled()

@@ -29,7 +29,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_pins import appearance_only, default_heads  # noqa: E402  (benchmarks/ is this script's import path)
 
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
@@ -75,7 +75,8 @@ def main() -> None:
         per = {}
         for keep in (False, True):
             t = time.perf_counter()
-            rd = [run(R.adapt_spec("regda", source, target, SIZES, keep_f=keep, options=ONE_PASS,
+            rd = [run(R.adapt_spec("regda", source, target, SIZES, keep_f=keep,
+                                  options=default_heads(source, ONE_PASS),
                                   **appearance_only(source)), s, progress=False)
                   for s in args.seeds]
             src = np.array([r.final[f"source_{metric}"] for r in rd]) * scale

@@ -43,7 +43,7 @@ os.environ.setdefault("UDA_NB_QUIET", "1")
 
 # benchmarks/ is this script's import path
 from regda_adapt_schedule import screen_option_arms  # noqa: E402
-from regda_pins import appearance_only  # noqa: E402
+from regda_pins import appearance_only, default_heads  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
 
@@ -62,7 +62,8 @@ def options(passes: int) -> dict:
 
 def main() -> None:
     screen_option_arms(PASSES, "target passes", ("keep one target pass", "adopt two target passes"), TOLERANCE,
-                       parse_args(), lambda passes, source: {"options": options(passes), **appearance_only(source)})
+                       parse_args(), lambda passes, source: {"options": default_heads(source, options(passes)),
+                                                         **appearance_only(source)})
 
 
 if __name__ == "__main__":

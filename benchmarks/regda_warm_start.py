@@ -34,7 +34,7 @@ import numpy as np
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
 from regda_keep_f import agreement  # noqa: E402  (benchmarks/ is this script's import path)
-from regda_pins import appearance_only  # noqa: E402
+from regda_pins import appearance_only, default_heads  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
@@ -59,7 +59,8 @@ def screen(variants: dict[str, dict], adopt_name: str, seeds, images: int = 1000
     print("|---|---|---|---|---:|")
     for label, options in variants.items():
         t = time.perf_counter()
-        runs = [run(R.adapt_spec("regda", source, target, SIZES, options=options, **appearance_only(source)), s,
+        runs = [run(R.adapt_spec("regda", source, target, SIZES, options=default_heads(source, options),
+                                 **appearance_only(source)), s,
                     progress=False)
                 for s in seeds]
         src = np.array([r.final["source_pck"] for r in runs]) * 100
