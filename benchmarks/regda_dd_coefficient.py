@@ -60,7 +60,8 @@ def dd_table(variants: dict[str, dict], tasks, seeds, augment: dict[str, str | N
         for variant, options in variants.items():
             for seed in seeds:
                 fields = {} if augment is None else {"augment": augment[R.family_of(source)]}
-                r = run(R.adapt_spec("dd", source, target, sizes, options=default_heads(source, options), **fields), seed, progress=False)
+                spec = R.adapt_spec("dd", source, target, sizes, options=default_heads(source, options), **fields)
+                r = run(spec, seed, progress=False)
                 src = r.history[f"source_{metric}"].to_numpy()
                 worst = src.min() if hands else src.max()
                 end_src, end_tgt = r.final[f"source_{metric}"], r.final[f"target_{metric}"]
