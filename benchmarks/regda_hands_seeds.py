@@ -24,12 +24,13 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
+from regda_pins import default_heads  # noqa: E402  (benchmarks/ is this script's import path)
+
 from uda_nb.batchnorm import with_batchnorm_statistics  # noqa: E402
 from uda_nb.data import load_domain, make_task  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.metrics import evaluate  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402
-from regda_pins import default_heads  # noqa: E402  (benchmarks/ is this script's import path)
 
 #: the recipe when this script first ran: one target pass per iteration (two since
 #: benchmarks/regda_target_passes.py) and no rotation or zoom, pinned so that the command reproduces its table
