@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from uda_nb.metrics import pck_threshold, prediction_agreement
 from uda_nb.papers import regda as R
-from conftest import toy_keypoints
+from conftest import toy_keypoint_task, toy_keypoints
 
 
 def test_agreement_pck_counts_every_keypoint_within_the_threshold_and_ignores_labels():
@@ -57,3 +59,36 @@ def test_the_oracle_is_the_source_only_run_of_the_target_domain():
     assert oracle == R.pretrain_spec("dsprites-noisy", sizes)
     assert oracle == R.adapt_spec("regda", "dsprites-noisy", "dsprites-scream", sizes).init_from
     assert oracle.source == oracle.target == "dsprites-noisy"
+
+
+class _FixedPredictions(torch.nn.Module):
+    """A stand-in keypoint model that predicts given positions, whatever the images (one image per row)."""
+
+    def __init__(self, positions: torch.Tensor):
+        super().__init__()
+        self.positions = positions
+
+    def predict_keypoints_by_head(self, x, heads):
+        return {h: self.positions[: len(x)] for h in heads}
+
+
+def test_outside_area_shares_read_predictions_not_labels_per_seed():
+    task = toy_keypoint_task(k=1)
+    target_test = task.target_test
+    target_test.meta["keypoint_area"] = (8.0, 24.0, 8.0, 24.0)
+    n = len(target_test)
+    inside, outside = torch.full((n, 1, 2), 10.0), torch.full((n, 1, 2), 30.0)
+    quarter = inside.clone()
+    quarter[: n // 4] = 30.0  # a quarter of the images predicted outside the box
+    tr = R.TaskRuns(task, [0, 1], runs={"m": [SimpleNamespace(method=_FixedPredictions(inside)),
+                                              SimpleNamespace(method=_FixedPredictions(quarter))],
+                                        "far": [SimpleNamespace(method=_FixedPredictions(outside))] * 2})
+    assert R.outside_area_per_seed(tr, "m") == pytest.approx([0.0, 25.0])
+    target_test.keypoints[:] = 30.0  # the labels play no part
+    shares = R.outside_area_shares({"toy": tr}, rows=("m", "far"))
+    assert shares["toy"]["m"] == pytest.approx([0.0, 25.0]) and shares["toy"]["far"] == pytest.approx([100.0, 100.0])
+    table = R.outside_area_table(shares)
+    assert list(table.method) == ["m", "far"] and table.loc[0, "toy"] == "12.5 ± 17.7 (0.0 / 25.0)"
+    del target_test.meta["keypoint_area"]
+    with pytest.raises(ValueError, match="keypoint_area"):
+        R.outside_area_per_seed(tr, "m")

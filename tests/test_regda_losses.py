@@ -10,7 +10,7 @@ import torch
 from uda_nb.losses import (GroundFalseLoss, HeatmapKLLoss, HeatmapMSELoss, area_ground_false_distribution, area_mask,
                            gaussian_heatmaps, ground_false_distribution, heatmap_argmax, heatmap_sigma,
                            kl_to_prediction, normalise_spatial)
-from uda_nb.metrics import nearest_other_keypoint, normalised_mae, pck, pck_threshold
+from uda_nb.metrics import nearest_other_keypoint, normalised_mae, outside_area_fraction, pck, pck_threshold
 
 
 def test_sigma_scales_with_heatmap_size():
@@ -169,6 +169,21 @@ def test_mae_normalisation():
     assert normalised_mae(pred, truth, (16.5, 47.5)) == pytest.approx(0.5)
     assert normalised_mae(truth, truth, (16.5, 47.5)) == 0.0
     assert normalised_mae(pred, truth, (0.0, 62.0)) == pytest.approx(31 / 62 / 2)
+
+
+def test_outside_area_fraction_counts_the_half_open_box_by_hand():
+    area = (16.0, 48.0, 16.0, 48.0)
+    # two images, two keypoints: inside, on the open right edge (outside), on the closed lower edges (inside),
+    # and outside in y only
+    pred = torch.tensor([[[30.0, 30.0], [48.0, 20.0]],
+                         [[16.0, 16.0], [20.0, 15.9]]])
+    assert outside_area_fraction(pred, area) == pytest.approx(2 / 4)
+    assert outside_area_fraction(pred[:1, :1], area) == 0.0
+    assert outside_area_fraction(pred + 100.0, area) == 1.0
+    with pytest.raises(ValueError, match="x1 > x0"):
+        outside_area_fraction(pred, (48.0, 16.0, 16.0, 48.0))
+    with pytest.raises(ValueError, match=r"\(N, K, 2\)"):
+        outside_area_fraction(pred[..., 0], area)
 
 
 def test_nearest_other_keypoint_distance():

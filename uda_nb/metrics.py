@@ -297,6 +297,22 @@ def normalised_mae(pred: torch.Tensor, truth: torch.Tensor, position_range: tupl
     return float(diff.mean())
 
 
+def outside_area_fraction(pred: torch.Tensor, area: tuple[float, float, float, float]) -> float:
+    """The fraction of predictions ``(N, K, 2)`` (pixels, ``x, y``) that fall outside the half-open pixel box
+    ``area = (x0, x1, y0, y1)``, over all images and keypoints: a prediction is inside when ``x0 <= x < x1`` and
+    ``y0 <= y < y1``. On dSprites every shape's centre lies in RegDA's middle area A (eq. 15,
+    ``domain.meta["keypoint_area"]``), so a prediction outside it is wrong whatever the label: a label-free sign
+    of a model that has lost the target."""
+    x0, x1, y0, y1 = (float(a) for a in area)
+    if not (x1 > x0 and y1 > y0):
+        raise ValueError(f"area must be (x0, x1, y0, y1) with x1 > x0 and y1 > y0, got {area}.")
+    if pred.ndim != 3 or pred.shape[-1] != 2 or pred.numel() == 0:
+        raise ValueError(f"pred must be a non-empty (N, K, 2) tensor of pixel positions, got {tuple(pred.shape)}.")
+    x, y = pred[..., 0].float(), pred[..., 1].float()
+    inside = (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
+    return float(1.0 - inside.float().mean())
+
+
 def nearest_other_keypoint(pred: torch.Tensor, truth: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
     """For every visible keypoint, the pixel distance from its prediction to the nearest *other* visible true
     keypoint of the same image ``(N, K)`` (``inf`` where there is none or the keypoint is invisible): the

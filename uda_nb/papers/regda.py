@@ -24,7 +24,7 @@ from ..config import Budget, resolve_budget
 from ..data import make_task
 from ..data.domain import Task
 from ..experiments import RunResult, RunSpec, run_seeds
-from ..metrics import evaluate
+from ..metrics import evaluate, outside_area_fraction, predict_keypoints
 
 PRETRAIN_LR = 3e-3  # Adam (the paper: Adam 1e-3 with step decay, for 70 epochs)
 #: the source-only stage's learning-rate schedule per benchmark (uda_nb.schedules). Hands takes the paper's step
@@ -293,3 +293,32 @@ def gap_covered_per_seed(results: dict[str, TaskRuns], label: str, metric: str =
     """Per seed: ``(source-only - method) / (source-only - oracle)`` of the task-averaged ``metric``, in %."""
     so, m, orc = (mean_over_tasks(results, x, metric) for x in ("source-only", label, "oracle"))
     return 100.0 * (so - m) / (so - orc)
+
+
+def outside_area_per_seed(tr: TaskRuns, label: str) -> np.ndarray:
+    """Per seed, the share (%) of one row's predictions on the target test images that fall outside the area where
+    the task's keypoints can lie (dSprites: RegDA's middle area A, ``meta["keypoint_area"]``). No target label is
+    read: a prediction outside A is wrong whatever its image's label."""
+    domain = tr.task.target_test
+    area = (domain.meta or {}).get("keypoint_area")
+    if area is None:
+        raise ValueError(f"{domain.name} declares no keypoint area (meta['keypoint_area']); only dSprites-like tasks, "
+                         "whose keypoints lie in a known box, have one.")
+    return np.array([100.0 * outside_area_fraction(predict_keypoints(r.method, domain.images), area)
+                     for r in tr.runs[label]])
+
+
+def outside_area_shares(results: dict[str, TaskRuns], rows=("source-only", "DD", "RegDA", "oracle")
+                        ) -> dict[str, dict[str, np.ndarray]]:
+    """``{task: {row: per-seed share (%)}}`` of target test predictions outside the keypoint area
+    (:func:`outside_area_per_seed` for every task and row)."""
+    return {name: {label: outside_area_per_seed(tr, label) for label in rows} for name, tr in results.items()}
+
+
+def outside_area_table(shares: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """:func:`outside_area_shares` as a table: one row per method, one column per task, mean ± std (per seed)."""
+    rows = list(next(iter(shares.values())))
+    return pd.DataFrame([{"method": label, **{name: f"{_cell(per_row[label], 1)} ("
+                                                    f"{' / '.join(f'{v:.1f}' for v in per_row[label])})"
+                                              for name, per_row in shares.items()}}
+                         for label in rows])
