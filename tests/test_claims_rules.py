@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from uda_nb.claims import (BEYOND_SPREAD, CHECK, CROSS, EVERY_SEED, MEASURED, Claim, beyond_spread_greater,
-                           claim_at_least, claim_greater, claims_frame, every_seed_greater, fmt_mean_std, tally)
+                           claim_at_least, claim_greater, claims_frame, every_seed_greater, fmt_mean_std, fmt_per_seed,
+                           tally)
 
 
 def test_every_seed_needs_every_pair():
@@ -48,6 +49,14 @@ def test_nan_values_never_hold_and_are_named():
     assert not c.holds and "1 value(s) undefined" in c.note
     assert not claim_greater("a > b", "", [float("nan")], [0.0]).holds
     assert fmt_mean_std([1.0]) == "1.0 ± 0.0"
+
+
+def test_numbers_that_round_to_zero_print_without_a_minus_sign():
+    assert fmt_per_seed([-0.04, 0.26, -0.06]) == "0.0 / 0.3 / -0.1"
+    assert fmt_per_seed([-0.04, 0.26], signed=True) == "+0.0 / +0.3"
+    assert fmt_per_seed([-0.34, 0.1], signed=True) == "-0.3 / +0.1"
+    assert fmt_mean_std([-0.03, -0.05], digits=1) == "0.0 ± 0.0"
+    assert fmt_mean_std([0.0104, 0.0118], digits=3, unit=" MAE") == "0.011 ± 0.001 MAE"
 
 
 def test_claims_frame_marks_and_hides_empty_columns():

@@ -202,3 +202,15 @@ def test_a_browser_typesets_the_equations_offline(tmp_path):
                           "--dump-dom", html_path.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert "<mjx-container" in dom and 'display="true"' in dom  # typeset by MathJax, the display equation too
     assert "$$\\frac{a}{b}$$" not in dom and "Inline $x$" not in dom  # no raw TeX left
+
+
+def test_executed_notebooks_keep_their_widgets_but_not_a_raw_widget_repr():
+    slider = _widget("interactive(children=(IntSlider(value=3),), _dom_classes=('widget-interact',))")
+    bar = _widget(PROGRESS)
+    nb = new_notebook(cells=[new_code_cell("interact(draw)", outputs=[slider, bar]),
+                             new_markdown_cell("interactive(children= in prose stays")])
+    report_html.label_widget_outputs(nb)
+    outs = nb.cells[0].outputs
+    assert outs[0]["data"]["text/plain"] == INTERACTIVE_NOTE and WIDGET_MIME in outs[0]["data"]  # Jupyter still draws it
+    assert outs[1]["data"]["text/plain"] == PROGRESS  # a progress bar is left for the HTML step to drop
+    assert nb.cells[1].source == "interactive(children= in prose stays"

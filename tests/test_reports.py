@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from uda_nb import reports
@@ -140,14 +141,15 @@ def test_widget_cells_get_a_timeout_and_a_lost_message_reruns_the_notebook(tmp_p
         Path(dst).write_text("partial")
         if len(calls) == 1:  # the first execution loses a widget cell's reply
             raise CellTimeoutError("widget cell")
-        Path(dst).write_text("done")
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("done")]), dst)
 
     monkeypatch.setattr(pm, "execute_notebook", fake_execute)
     nb = tmp_path / "x.ipynb"
     nb.write_text("{}")
     out = reports.execute(nb, tmp_path / "out")
     assert len(calls) == 2 and calls[0] is reports._cell_timeout
-    assert out.read_text() == "done" and not list((tmp_path / "out").glob(".*running*"))
+    assert nbformat.read(out, as_version=4).cells[0].source == "done"
+    assert not list((tmp_path / "out").glob(".*running*"))
 
     calls.clear()
 

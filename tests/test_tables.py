@@ -19,3 +19,10 @@ def test_a_named_index_becomes_a_column_and_html_is_stable():
     html = table_html(frame)
     assert ">method<" in html and ">source-only<" in html and ">DANN<" in html
     assert table_html(frame) == html  # the same table gives the same bytes (reports stay diff-stable)
+
+
+def test_unnamed_row_labels_are_kept_under_an_empty_header_not_pandas_index():
+    frame = pd.DataFrame({"acc": {"static": 79.3, "routing": 78.9}})  # string row labels, index without a name
+    html = table_html(frame)
+    assert ">static<" in html and ">routing<" in html
+    assert ">index<" not in html and ">acc<" in html

@@ -92,15 +92,21 @@ def beyond_spread_greater(a, b) -> bool:
     return bool(a.mean() - b.mean() > _std(a) + _std(b))
 
 
+def _fmt(value: float, digits: int, signed: bool = False) -> str:
+    """``value`` to ``digits`` decimals, never ``"-0.0"`` (a value that rounds to zero prints as zero)."""
+    rounded = round(float(value), digits) + 0.0  # -0.0 + 0.0 is +0.0
+    return f"{rounded:+.{digits}f}" if signed else f"{rounded:.{digits}f}"
+
+
 def fmt_mean_std(values, digits: int = 1, unit: str = "") -> str:
     """``"73.3 ± 1.5 %"`` (``± 0`` shown for a single seed, so the spread is always visible)."""
     arr = _per_seed(values, "values")
-    return f"{arr.mean():.{digits}f} ± {_std(arr):.{digits}f}{unit}"
+    return f"{_fmt(arr.mean(), digits)} ± {_fmt(_std(arr), digits)}{unit}"
 
 
-def fmt_per_seed(values, digits: int = 1) -> str:
-    """``"72.0 / 73.1 / 74.8"``."""
-    return " / ".join(f"{v:.{digits}f}" for v in _per_seed(values, "values"))
+def fmt_per_seed(values, digits: int = 1, signed: bool = False) -> str:
+    """``"72.0 / 73.1 / 74.8"``; ``signed``: ``"+0.3 / -0.1"``, for differences."""
+    return " / ".join(_fmt(v, digits, signed) for v in _per_seed(values, "values"))
 
 
 def claim_greater(claim: str, paper: str, a, b, *, rule: str = EVERY_SEED, lower_is_better: bool = False,

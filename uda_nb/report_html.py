@@ -14,7 +14,8 @@
 - **Interactive cells say so.** A code cell tagged ``interactive`` (the convention: it sits below a static figure
   drawn by the same function) has its outputs replaced by :data:`INTERACTIVE_NOTE`, so the page shows neither a
   dead slider nor a duplicate figure. A cell that is not tagged but showed a widget other than a progress bar
-  gets the same note. The executed ``.ipynb`` keeps its outputs.
+  gets the same note. The executed ``.ipynb`` keeps its outputs; :func:`label_widget_outputs` only replaces a
+  widget's plain-text fallback (a raw ``interactive(children=...`` repr) by that note.
 
 :func:`html_problems` lists what should never be in a report (a remote script, a widget placeholder, a progress
 bar, a table cell that pandas cut with ``...``); the reports runner prints them as warnings.
@@ -166,6 +167,20 @@ def prepare(nb):
                 out.text = text
             outputs.append(out)
         cell.outputs = outputs + ([_note_output()] if showed_widget else [])
+    return nb
+
+
+def label_widget_outputs(nb):
+    """The executed notebook with every widget output's plain-text fallback (``interactive(children=(...``, what a
+    viewer without the widget state shows) replaced by :data:`INTERACTIVE_NOTE`. The widget itself stays, so
+    Jupyter still draws it. Progress bars keep their text (the HTML report drops them). Changes ``nb`` in place
+    and returns it."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if WIDGET_MIME in out.get("data", {}) and not _is_progress_bar(out):
+                out["data"]["text/plain"] = INTERACTIVE_NOTE
     return nb
 
 

@@ -34,10 +34,12 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
+
 from .cache import atomic_write
 from .claims import CHECK, CROSS
 from .config import REPO_ROOT, reports_dir
-from .report_html import export_html, html_problems, key_figure
+from .report_html import export_html, html_problems, key_figure, label_widget_outputs
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 THUMB_WIDTH = 640  # pixels of the embedded thumbnail (shown at half that: sharp on a high-DPI screen)
@@ -83,6 +85,8 @@ def execute(notebook: Path, out_dir: Path, attempts: int = ATTEMPTS) -> Path:
                 raise
             print(f"  a widget cell of {notebook.name} did not finish in {WIDGET_CELL_TIMEOUT} s (attempt {attempt} "
                   f"of {attempts}): executing it again", flush=True)
+    executed = nbformat.read(tmp, as_version=4)
+    nbformat.write(label_widget_outputs(executed), tmp)  # no raw widget repr where widgets cannot be drawn
     os.replace(tmp, out)
     return out
 

@@ -18,6 +18,9 @@ _STYLES = [
 
 
 def _styler(frame: pd.DataFrame, digits: int = 1, caption: str | None = None):
+    if _named_index(frame) and all(n is None for n in frame.index.names):
+        # row labels without a name get an empty header, not pandas' "index"
+        frame = frame.rename_axis([""] * frame.index.nlevels)
     frame = frame.reset_index(drop=not _named_index(frame))
     # a content hash as the element id keeps executed reports byte-stable between runs
     uid = hashlib.sha1(frame.to_json().encode()).hexdigest()[:8]
