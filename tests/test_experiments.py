@@ -30,6 +30,21 @@ def test_second_run_is_a_cache_hit_with_identical_results(isolated_data):
     assert not run(SPEC, 1, device="cpu", task=toy_task(), progress=False).cached
 
 
+def test_runs_are_counted_as_trained_or_loaded_for_a_reports_closing_line(isolated_data, monkeypatch):
+    monkeypatch.setattr(experiments, "RUN_COUNTS", {"trained": set(), "loaded": set()})
+    run(SPEC, 0, device="cpu", task=toy_task(), progress=False)
+    run(SPEC, 0, device="cpu", task=toy_task(), progress=False)  # trained here, then loaded: counted as trained
+    assert experiments.runs_note() == "1 run was trained"
+    monkeypatch.setattr(experiments, "RUN_COUNTS", {"trained": set(), "loaded": set()})  # a fresh kernel
+    for _ in range(3):  # one run loaded three times is one run
+        run(SPEC, 0, device="cpu", task=toy_task(), progress=False)
+    run(SPEC, 1, device="cpu", task=toy_task(), progress=False)
+    assert len(experiments.RUN_COUNTS["loaded"]) == 1 and len(experiments.RUN_COUNTS["trained"]) == 1
+    assert experiments.runs_note() == "1 run was trained and 1 came from the run cache"
+    assert experiments.runs_note({"trained": 0, "loaded": 26}) == "all 26 runs came from the run cache"
+    assert experiments.runs_note({"trained": 12, "loaded": 0}) == "12 runs were trained"
+
+
 def test_corrupt_cache_entry_is_recomputed_with_a_warning(isolated_data):
     first = run(SPEC, 0, device="cpu", task=toy_task(), progress=False)
     entry = next((isolated_data / "cache" / "runs").iterdir())

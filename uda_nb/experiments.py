@@ -228,6 +228,32 @@ def run_key(spec: RunSpec, seed: int, device: torch.device, task: Task | None = 
     return config_key(key)
 
 
+#: the cache keys of the runs this process has trained and of those it loaded from the run cache (each counted
+#: once, however often it is loaded), so that a report's running time can say how much of it was training
+#: (:func:`runs_note`)
+RUN_COUNTS: dict[str, set[str]] = {"trained": set(), "loaded": set()}
+
+
+def runs_note(counts: dict[str, int] | None = None) -> str:
+    """What this process's runs were, for a notebook's closing line: ``"all 26 runs came from the run cache"``,
+    ``"3 runs were trained and 23 came from the run cache"`` or ``"12 runs were trained"``. ``counts``: numbers
+    ``{"trained": n, "loaded": m}`` instead of this process's (a run trained here and loaded again later counts
+    as trained)."""
+    if counts is None:
+        trained = len(RUN_COUNTS["trained"])
+        loaded = len(RUN_COUNTS["loaded"] - RUN_COUNTS["trained"])
+    else:
+        trained, loaded = int(counts["trained"]), int(counts["loaded"])
+
+    def runs(n: int) -> str:
+        return f"{n:,} run{'' if n == 1 else 's'}"
+
+    if trained == 0:
+        return f"all {runs(loaded)} came from the run cache" if loaded else "no run was trained or loaded"
+    was = "was" if trained == 1 else "were"
+    return f"{runs(trained)} {was} trained" + (f" and {loaded:,} came from the run cache" if loaded else "")
+
+
 def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: bool | None = None,
         task: Task | None = None) -> RunResult:
     """Train ``spec`` with ``seed`` (or load the cached result). Deterministic on one CPU for a given seed and
@@ -242,6 +268,7 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     if cache:
         loaded = _load(folder, spec, seed, task)
         if loaded is not None:
+            RUN_COUNTS["loaded"].add(folder.name)
             return loaded
     init = None
     if spec.init_from is not None:  # the pretrained run first (cached), so its weights are ready
@@ -280,6 +307,7 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     out = RunResult(spec, seed, result.final, result.history, result.seconds, method, extras)
     if cache:
         _save(folder, out)
+    RUN_COUNTS["trained"].add(folder.name)
     return out
 
 
