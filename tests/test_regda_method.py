@@ -329,7 +329,7 @@ def test_reference_head_init_starts_both_heads_flat_and_scales_what_psi_gets_thr
         convs = [m for m in getattr(ref, part).modules() if isinstance(m, torch.nn.Conv2d)]
         assert len(convs) == 2
         for conv in convs:
-            assert 0.0007 < float(conv.weight.std()) < 0.0013
+            assert 0.0007 < float(conv.weight.detach().std()) < 0.0013
         assert convs[0].bias is None and not convs[1].bias.any()  # the 3x3 conv feeds BatchNorm: no bias
     for p, q in zip(default.features.parameters(), ref.features.parameters()):
         assert torch.equal(p, q)  # the trunk is untouched
