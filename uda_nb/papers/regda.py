@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..claims import fmt_mean_std
+from ..claims import fmt_mean_std, fmt_per_seed
 from ..config import Budget, resolve_budget
 from ..data import make_task
 from ..data.domain import Task
@@ -318,7 +318,6 @@ def outside_area_shares(results: dict[str, TaskRuns], rows=("source-only", "DD",
 def outside_area_table(shares: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
     """:func:`outside_area_shares` as a table: one row per method, one column per task, mean ± std (per seed)."""
     rows = list(next(iter(shares.values())))
-    return pd.DataFrame([{"method": label, **{name: f"{_cell(per_row[label], 1)} ("
-                                                    f"{' / '.join(f'{v:.1f}' for v in per_row[label])})"
+    return pd.DataFrame([{"method": label, **{name: f"{_cell(per_row[label], 1)} ({fmt_per_seed(per_row[label])})"
                                               for name, per_row in shares.items()}}
                          for label in rows])
