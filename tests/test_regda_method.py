@@ -61,6 +61,38 @@ def test_each_substep_updates_only_its_roles(variant):
     assert all(not c["zero"] for c in rec.calls)
 
 
+@pytest.mark.parametrize("variant, adversary, generator", [
+    ("regda", ("L_F", "down"), ("L_T", "down")),  # min L_F / min L_T
+    ("dd", ("L_T", "up"), ("L_T", "down")),  # max L_T / min L_T
+    ("lf_minimax", ("L_F", "down"), ("L_F", "up")),  # min L_F / max L_F
+])
+def test_each_variant_moves_its_disparity_the_way_table_3_says(variant, adversary, generator):
+    """Table 3's rows by sign: objective 2's step of f' and objective 3's step of psi each move their disparity
+    (L_T(f', J(f)) or L_F(f', f) on the target batch) up for a max and down for a min. Plain SGD with a small rate,
+    so one step goes along the gradient; a swapped max/min in a variant fails here."""
+    task = toy_task()
+    batch = _batch(task)
+    m = methods.for_task("regda", task, variant=variant, seed=0)
+    opt = make_optimizer(m, 1e-3, momentum=0.0)
+    seen = []  # (input, output) of every call of f': source (obj. 1), target (obj. 2), target (obj. 3)
+    hook = m.adversary.register_forward_hook(lambda mod, inp, out: seen.append((inp[0].detach(), out.detach())))
+    m.update(batch, 0.5, opt)
+    hook.remove()
+    assert len(seen) == 3
+    measure = {"L_T": m.kl, "L_F": m.ground_false}
+    with torch.no_grad():  # train-mode BatchNorm: outputs depend only on the batch and the weights
+        z_t = seen[1][0]  # psi's target features after objective 1 (f did not move after it)
+        pred_t = heatmap_argmax(m.classifier(z_t), m.stride)
+        adv_before = measure[adversary[0]](seen[1][1], pred_t)
+        adv_after = measure[adversary[0]](m.adversary(z_t), pred_t)  # f' after its own step
+        gen_before = measure[generator[0]](seen[2][1], pred_t)  # f' already stepped, psi not yet
+        gen_after = measure[generator[0]](m.adversary(m.features(batch.x_t)), pred_t)
+    for (_, direction), before, after in ((adversary, adv_before, adv_after), (generator, gen_before, gen_after)):
+        change = float(after - before)
+        assert abs(change) > 1e-6
+        assert (change > 0) == (direction == "up"), (variant, direction, float(before), float(after))
+
+
 def test_f_gets_only_the_supervised_gradient_never_one_through_J():
     """In objective 1, f's gradient is exactly that of L_T(f(psi(x_s)), y_s): the eta term reaches f only through
     J(f), an argmax, so it adds nothing; f' and psi do get the eta term."""
