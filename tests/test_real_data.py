@@ -313,7 +313,31 @@ def test_keypoint_malformed_files_raise_clear_errors(tmp_path):
     _image(root / "b.png", (0, 0, 0), size=(12, 10))
     with pytest.raises(ValueError, match=r"differ in size: .*a\.png is 20x10 but .*b\.png is 12x10.*image_size="):
         load_keypoint_folder(root)
-    assert load_keypoint_folder(root, image_size=6).images.shape == (3, 3, 6, 6)
+    # b.png is now 12 pixels wide, so its wrist at x = 19 lies outside it: an error unless hidden
+    with pytest.raises(ValueError, match=r"keypoint 'wrist' of image 1 .* outside='hide'"):
+        load_keypoint_folder(root, image_size=6)
+    assert load_keypoint_folder(root, image_size=6, outside="hide").images.shape == (3, 3, 6, 6)
+
+
+def test_keypoint_outside_its_image_is_an_error_or_hidden_on_request(tmp_path):
+    root = _keypoint_folder(tmp_path / "hands")
+    doc = json.loads((root / "keypoints.json").read_text())
+    doc["images"][2]["keypoints"][1] = [25.0, 4.0, 1]  # x beyond the 20-pixel width, flagged visible
+    doc["images"][0]["keypoints"][2] = [-3.0, 1.0, 0]  # outside but not visible: fine either way
+    (root / "out.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"1 visible keypoints lie outside the 20x10 image \(first: keypoint "
+                                         r"'thumb_tip' of image 2 .*outside='hide'"):
+        load_keypoint_folder(root, annotations="out.json")
+    hidden = load_keypoint_folder(root, annotations="out.json", outside="hide")
+    full = load_keypoint_folder(root)
+    assert hidden.meta["hidden_outside"] == 1 and full.meta["hidden_outside"] == 0
+    expected = full.visible.clone()
+    expected[2, 1] = False
+    assert torch.equal(hidden.visible, expected)
+    # judged after resizing: the same keypoint is still outside an 8x8 version of the image
+    assert load_keypoint_folder(root, annotations="out.json", image_size=8, outside="hide").visible[2, 1].item() is False
+    with pytest.raises(ValueError, match="outside must be 'error' or 'hide'"):
+        load_keypoint_folder(root, outside="drop")
 
 
 # ---------------------------------------------------------------------------------------------- torchvision

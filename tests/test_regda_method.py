@@ -252,7 +252,7 @@ def test_bad_keypoint_input_gives_clear_errors():
         KeypointDomain("x", "train", d.images, d.keypoints, None, NAMES)
     with pytest.raises(ValueError, match=r"visible has shape \(48,\); expected \(48, 3\)"):
         KeypointDomain("x", "train", d.images, d.keypoints, d.visible[:, 0], NAMES)
-    with pytest.warns(UserWarning, match="outside the 32x32 image"):
+    with pytest.raises(ValueError, match="outside the 32x32 image"):
         KeypointDomain("x", "train", d.images, d.keypoints + 40, d.visible, NAMES)
 
 

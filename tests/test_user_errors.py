@@ -186,7 +186,7 @@ def test_keypoint_errors_and_warnings():
     _kp_domain(good)
     outside = good.clone()
     outside[1, 0] = torch.tensor([70.0, 10.0])
-    with pytest.warns(UserWarning, match=r"1 visible keypoints lie outside the 64x64 image \(first: keypoint 'a' of "
+    with pytest.raises(ValueError, match=r"1 visible keypoints lie outside the 64x64 image \(first: keypoint 'a' of "
                                          r"image 1 at \(x, y\) = \(70\.0, 10\.0\)\).*visible &= inside"):
         _kp_domain(outside)
     hidden = torch.ones(4, 2, dtype=torch.bool)
@@ -200,7 +200,7 @@ def test_keypoint_errors_and_warnings():
         _kp_domain(outside)
     tall = KeypointDomain("kp", "train", _images(4, size=64)[..., :16], torch.tensor([[[10.0, 40.0]]] * 4),
                           torch.ones(4, 1, dtype=torch.bool), ("a",))
-    with pytest.warns(UserWarning, match=r"x and y look swapped.*keypoints\.flip\(-1\)"):
+    with pytest.raises(ValueError, match=r"x and y look swapped.*keypoints\.flip\(-1\)"):
         KeypointDomain("kp", "train", tall.images, tall.keypoints.flip(-1), tall.visible, ("a",))
     with pytest.warns(UserWarning, match=r"look normalised.*multiply by the image size"):
         _kp_domain(torch.rand(4, 2, 2))

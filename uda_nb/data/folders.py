@@ -544,7 +544,7 @@ def _indices(items, names: list[str], what: str) -> list[int]:
 def load_keypoint_folder(root: str | Path, annotations: str = "keypoints.json",
                          image_size: int | tuple[int, int] | None = None,
                          keypoint_names: list[str] | tuple[str, ...] | None = None, skeleton=None, groups=None,
-                         name: str | None = None, split: str = "train") -> KeypointDomain:
+                         name: str | None = None, split: str = "train", outside: str = "error") -> KeypointDomain:
     """A folder of images plus one annotation file (JSON or CSV, schema in ``data/README.md``) as a
     :class:`KeypointDomain`.
 
@@ -557,7 +557,13 @@ def load_keypoint_folder(root: str | Path, annotations: str = "keypoints.json",
     Returns images ``(N, 3, H, W)`` float32 in [0, 1], keypoints ``(N, K, 2)`` float32, visible ``(N, K)`` bool.
     ``keypoint_names`` picks and orders keypoints from the file (e.g. to match another domain); ``skeleton`` /
     ``groups`` (indices or names) override those in the JSON (CSV has none). ``name`` defaults to the folder name.
+    ``outside``: what to do with a keypoint flagged visible that lies outside its (resized) image: ``"error"`` (the
+    default: usually a wrong scale or swapped x / y) or ``"hide"`` (mark it not visible, as for a hand that leaves
+    the crop; how many were hidden is in ``meta["hidden_outside"]``).
     """
+    if outside not in ("error", "hide"):
+        raise ValueError(f"outside must be 'error' or 'hide' (mark visible keypoints outside the image not visible), "
+                         f"got {outside!r}.")
     path = resolve_root(root)
     if not path.is_dir():
         raise FileNotFoundError(f"Keypoint folder {_where(path, root)} does not exist. Expected <root>/{annotations} "
@@ -626,13 +632,20 @@ def load_keypoint_folder(root: str | Path, annotations: str = "keypoints.json",
         out_h, out_w = (image_size, image_size) if isinstance(image_size, int) else image_size
         # Corner-based pixel coordinates scale exactly with the image (PIL resizes corner to corner).
         coords = coords * (np.array([out_w, out_h], dtype=np.float64) / sizes)[:, None, :]
+    hidden = 0
+    if outside == "hide":
+        h_img, w_img = images[0].shape[1:]
+        x, y = coords[..., 0], coords[..., 1]
+        out_of_image = visible & ~((x >= 0) & (x <= w_img) & (y >= 0) & (y <= h_img))
+        hidden = int(out_of_image.sum())
+        visible = visible & ~out_of_image
     return KeypointDomain(
         name=name or path.name, split=split,
         images=torch.from_numpy(np.stack(images)).float().div_(255.0),
         keypoints=torch.from_numpy(coords.astype(np.float32)), visible=torch.from_numpy(visible),
         keypoint_names=tuple(names), skeleton=tuple(skel), groups={g: tuple(v) for g, v in grp.items()},
         meta={"source": "keypoint_folder", "root": str(path), "annotations": str(ann), "files": tuple(files),
-              "original_sizes": sizes.astype(np.int64), "image_size": image_size})
+              "original_sizes": sizes.astype(np.int64), "image_size": image_size, "hidden_outside": hidden})
 
 
 __all__ = ["CorruptImageError", "IMAGE_EXTENSIONS", "LAYOUTS", "image_folder_classes", "load_image_folder_domain",

@@ -103,16 +103,19 @@ class KeypointDomain(ImageSet):
                              f"{self.keypoint_names[j]!r} of image {i}): give their (x, y) or mark them not visible "
                              "(visible[i, k] = False).")
         if n_out:
-            # A warning, not an error: a keypoint just outside a crop can be a deliberate annotation.
+            # An error, not a warning: a visible keypoint outside the image has no heatmap cell to be trained towards
+            # (L_T's target piles onto the border, or is empty and adds nothing) and no pixel to be scored at.
+            # uda_nb's own generators and augmentations mark such keypoints not visible.
             i, j = (int(v) for v in (vis & ~inside).nonzero()[0])
             xy = tuple(round(float(v), 2) for v in kp[i, j])
             sx, sy = kp[..., 1][vis], kp[..., 0][vis]
             swapped = bool(((sx >= 0) & (sx <= w) & (sy >= 0) & (sy <= h)).all())
             hint = ("x and y look swapped (x is the column, y the row): use keypoints.flip(-1)" if swapped else
-                    "mark them not visible (visible &= inside) or fix the coordinates (scaled with a resize?)")
-            warnings.warn(f"{where}: {n_out} visible keypoints lie outside the {w}x{h} image (first: keypoint "
-                          f"{self.keypoint_names[j]!r} of image {i} at (x, y) = {xy}); coordinates are pixels, x in "
-                          f"[0, {w}] and y in [0, {h}]: {hint}.", stacklevel=4)
+                    "mark them not visible (visible &= inside; load_keypoint_folder(..., outside='hide') does this) "
+                    "or fix the coordinates (scaled with a resize?)")
+            raise ValueError(f"{where}: {n_out} visible keypoints lie outside the {w}x{h} image (first: keypoint "
+                             f"{self.keypoint_names[j]!r} of image {i} at (x, y) = {xy}); coordinates are pixels, x "
+                             f"in [0, {w}] and y in [0, {h}]: {hint}.")
         if n_vis >= 2 and max(h, w) > 8 and bool((kp[vis] <= 1).all()):
             warnings.warn(f"{where}: every visible keypoint lies within [0, 1]: the coordinates look normalised, "
                           f"but uda_nb uses pixels: multiply by the image size (keypoints * torch.tensor([{w}., "
