@@ -13,7 +13,7 @@ import torch
 
 from uda_nb.data import make_task
 from uda_nb.experiments import build_method, build_task, run_key
-from uda_nb.gsda_viz import draw_hierarchy, plot_sample_weights
+from uda_nb.viz.gsda import draw_hierarchy, plot_sample_weights
 from uda_nb.methods.gsda import LEVELS
 from uda_nb.papers import gsda as G
 from uda_nb.papers import transpar as T
@@ -96,7 +96,7 @@ def test_training_aids_row_is_full_gsda_with_balanced_source_and_confident_targe
 def test_sync_and_level_curves_plot_the_history_columns_they_name():
     import pandas as pd
 
-    from uda_nb.gsda_viz import DISC_ACCURACIES, SYNC_SIDES, plot_levels, plot_sync_gaps
+    from uda_nb.viz.gsda import DISC_ACCURACIES, SYNC_SIDES, plot_levels, plot_sync_gaps
 
     frame = pd.DataFrame({"step": [10, 20, 10, 20], "seed": [0, 0, 1, 1], "sync_dom_grp": [0.2, 0.1, 0.4, 0.3],
                           "sync_grp_cls": [0.01, 0.02, 0.03, 0.04], "sync_dom_norm": [1.0, 2.0, 3.0, 4.0],

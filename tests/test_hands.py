@@ -14,7 +14,7 @@ import torch  # noqa: E402
 
 from uda_nb.data import hands, load_domain  # noqa: E402
 from uda_nb.data.keypoints import KeypointDomain  # noqa: E402
-from uda_nb.keypoint_viz import draw_keypoints, keypoint_grid  # noqa: E402
+from uda_nb.viz.keypoints import draw_keypoints, keypoint_grid  # noqa: E402
 
 N = 160
 

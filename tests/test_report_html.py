@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from uda_nb import report_html, reports
+from uda_nb import reports
+from uda_nb.reports import html_export as report_html
 from uda_nb.claims import Claim, write_claims
-from uda_nb.report_html import (INTERACTIVE_NOTE, WIDGET_MIME, WIDGET_STATE_MIME, export_html, html_problems,
+from uda_nb.reports.html_export import (INTERACTIVE_NOTE, WIDGET_MIME, WIDGET_STATE_MIME, export_html, html_problems,
                                 key_figure_png, to_html)
 from uda_nb.tables import table_html
 

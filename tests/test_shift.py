@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from uda_nb.experiments import RunSpec
-from uda_nb.shift import a_distance_matrix, accuracy_matrix, cross_domain_accuracy, shift_per_seed, shift_table
+from uda_nb.papers.shift import a_distance_matrix, accuracy_matrix, cross_domain_accuracy, shift_per_seed, shift_table
 
 
 def _table():

@@ -17,7 +17,7 @@ from uda_nb.methods import Method
 from uda_nb.methods.transpar import TransPar
 from uda_nb.papers import transpar as T
 from uda_nb.train import make_optimizer
-from uda_nb.transpar_viz import (plot_distance_bars, plot_mask_dynamics, plot_ratio_sweep, plot_update_rule,
+from uda_nb.viz.transpar import (plot_distance_bars, plot_mask_dynamics, plot_ratio_sweep, plot_update_rule,
                                  rule_on_layer)
 
 

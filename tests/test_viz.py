@@ -18,8 +18,8 @@ from matplotlib.collections import PolyCollection  # noqa: E402
 
 from uda_nb import viz  # noqa: E402
 from uda_nb.data import load_domain  # noqa: E402
-from uda_nb.keypoint_viz import keypoint_density, keypoint_grid  # noqa: E402
-from uda_nb.shift import plot_a_distance_matrix, plot_accuracy_matrix  # noqa: E402
+from uda_nb.viz.keypoints import keypoint_density, keypoint_grid  # noqa: E402
+from uda_nb.papers.shift import plot_a_distance_matrix, plot_accuracy_matrix  # noqa: E402
 
 from conftest import toy_domain  # noqa: E402
 

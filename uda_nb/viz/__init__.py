@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.domain import Domain
+from ..data.domain import Domain
 
 DOMAIN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 DOMAIN_MARKERS = ("o", "x", "^", "s", "d")
@@ -336,7 +336,7 @@ def plot_curves(frames: dict[str, pd.DataFrame], column: str, ax=None, x: str = 
 def plot_schedule(fn: Callable[[float], float], ax=None, label: str | None = None, *, ylabel: str | None = None,
                   **kwargs):
     """Draw a schedule ``fn(p)`` for ``p`` in [0, 1] (progress: the fraction of training done)."""
-    from .schedules import schedule_curve
+    from ..schedules import schedule_curve
 
     ax = ax if ax is not None else plt.subplots(figsize=(5, 3.4))[1]
     p, v = schedule_curve(fn)

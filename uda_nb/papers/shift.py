@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import load_domain
-from .experiments import RunSpec, run
-from .metrics import accuracy, proxy_a_distance
+from ..data import load_domain
+from ..experiments import RunSpec, run
+from ..metrics import accuracy, proxy_a_distance
 
 
 def cross_domain_accuracy(domains: Sequence[str], spec: RunSpec, seeds: Sequence[int], *,
@@ -105,7 +105,7 @@ def a_distance_matrix(samples: dict[str, torch.Tensor], features: Callable[[torc
 def plot_accuracy_matrix(matrix: pd.DataFrame, ax=None, *, title: str | None = None, n_seeds: int | None = None):
     """The train-on-one / test-on-every matrix (percent, rows: trained on, columns: tested on) as an annotated
     heatmap over the full 0-100 % range, the diagonal (train-on-target) outlined."""
-    from .viz import heatmap
+    from ..viz import heatmap
 
     seeds = f", mean of {n_seeds} seed{'s' if n_seeds != 1 else ''}" if n_seeds else ""
     return heatmap(matrix, ax, xlabel="tested on (test split)", ylabel="trained on (train split)",
@@ -115,7 +115,7 @@ def plot_accuracy_matrix(matrix: pd.DataFrame, ax=None, *, title: str | None = N
 
 def plot_a_distance_matrix(matrix: pd.DataFrame, ax=None, *, title: str | None = None, colorbar: bool = True):
     """A proxy A-distance matrix as an annotated heatmap over its full range [0, 2] (dark: separable)."""
-    from .viz import heatmap
+    from ..viz import heatmap
 
     return heatmap(matrix, ax, xlabel="domain", ylabel="domain", vmin=0, vmax=2, fmt=".2f", cmap="magma_r",
                    title=title, colorbar=colorbar,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .viz import DOMAIN_COLORS, plot_curves
+from . import DOMAIN_COLORS, plot_curves
 
 _CLASS_COLORS = plt.get_cmap("tab10").colors
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .models.dynamic import DynamicConv2d
+from ..models.dynamic import DynamicConv2d
 
 _VARIANT_TITLES = {"attention": "channel attention (eq. 3): ΔW = Λ(x) W0",
                    "routing": "subspace routing (eq. 4): ΔW = Σᵢ πᵢ(x) Φᵢ",

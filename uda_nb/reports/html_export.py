@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 
-from .cache import atomic_write
+from ..cache import atomic_write
 
 INTERACTIVE_TAG = "interactive"
 KEY_FIGURE_TAG = "key-figure"

@@ -88,7 +88,7 @@ def keypoint_grid(domains: Sequence, per_row: int = 8, seed: int = 0, show_keypo
     when a drawn domain has hidden keypoints. ``color_legend``: extra legend entries ``{label: colour}`` (e.g.
     a hand's fingers). ``fig.grid_indices``: the indices each row shows.
     """
-    from .viz import _grid_indices
+    from . import _grid_indices
 
     fig, axes = plt.subplots(len(domains), per_row, squeeze=False,
                              figsize=(per_row * figsize_scale, len(domains) * figsize_scale * 1.08

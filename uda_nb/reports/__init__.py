@@ -3,7 +3,7 @@ re-export the HTML of the notebooks already executed there (``--html-only``, ``m
 
 Each notebook runs through papermill with ``BUDGET`` left to ``$UDA_NB_BUDGET`` (default ``report``), its
 claims written beside it (``UDA_NB_CLAIMS_DIR=reports``) and ``UDA_NB_QUIET=1`` (no progress bars in the kernel).
-:mod:`uda_nb.report_html` then writes the HTML copy (offline equations, no widget plumbing, a note where a cell
+:mod:`uda_nb.reports.html_export` then writes the HTML copy (offline equations, no widget plumbing, a note where a cell
 is interactive), and ``reports/index.html`` is rewritten from every ``*.claims.json`` present. ``NOTEBOOK`` is a
 path or a name (``01_dann``); with none, every notebook (``notebooks/*.ipynb``, or ``reports/*.ipynb`` with
 ``--html-only``).
@@ -30,16 +30,15 @@ import io
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 
-from .cache import atomic_write
-from .claims import CHECK, CROSS
-from .config import REPO_ROOT, reports_dir
-from .report_html import export_html, html_problems, key_figure, label_widget_outputs
+from ..cache import atomic_write
+from ..claims import CHECK, CROSS
+from ..config import REPO_ROOT, reports_dir
+from .html_export import export_html, html_problems, key_figure, label_widget_outputs
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 THUMB_WIDTH = 640  # pixels of the embedded thumbnail (shown at half that: sharp on a high-DPI screen)
@@ -323,7 +322,7 @@ def _export(executed: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m uda_nb.reports", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="paths or names (01_dann); default: every notebook")
     parser.add_argument("--out", type=Path, default=reports_dir(), help="the reports folder (default reports/)")
     parser.add_argument("--html-only", action="store_true",
@@ -362,6 +361,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"index: {index}" + (f" ({problems} warning(s) above)" if problems else ""))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
