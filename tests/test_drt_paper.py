@@ -202,15 +202,18 @@ def test_resnet_bottlenecks_get_the_dynamic_residual_on_their_3x3_conv_only():
 
 def test_drt_mcd_never_sees_target_labels_and_is_deterministic():
     """Permuting the target test labels (the only target labels a task holds) leaves DRT-MCD's trained weights
-    identical, and the same seed gives the same weights."""
+    identical, the same seed gives the same weights, and another seed gives other weights (so the equalities are
+    not those of a network that does not train)."""
     from uda_nb.train import fit
     from conftest import toy_task, with_permuted_target_labels
     task = toy_task()
     permuted = with_permuted_target_labels(task)
     states = []
-    for t in (task, permuted, task):
+    for t, seed in ((task, 0), (permuted, 0), (task, 0), (task, 1)):
         m = methods.create("mcd", 10, t.image_shape, backbone="drt-digits", dynamic="routing", widths=(8, 12, 16),
-                           num_k=1, lam=1.0, seed=0)
-        states.append(fit(m, t, 5, 8, lr=0.01, seed=0, progress=False, device="cpu", eval_every=5).method.state_dict())
-    assert all(torch.equal(states[0][k], s[k]) for s in states[1:] for k in states[0])
+                           num_k=1, lam=1.0, seed=seed)
+        states.append(fit(m, t, 5, 8, lr=0.01, seed=seed, progress=False, device="cpu",
+                          eval_every=5).method.state_dict())
+    assert all(torch.equal(states[0][k], s[k]) for s in states[1:3] for k in states[0])
+    assert any(not torch.equal(states[0][k], states[3][k]) for k in states[0] if ".bases" in k)
     assert any(".bases" in k for k in states[0])  # the dynamic residuals were trained too

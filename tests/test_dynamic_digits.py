@@ -75,15 +75,16 @@ def test_a_dynamic_network_starts_from_a_trained_static_one_with_fresh_residuals
 def _multi_source_task(parts_seed: int | None = None) -> Task:
     sources = [toy_domain("a", 32, 0), toy_domain("b", 32, 1, shift=0.2)]
     merged = concat_domains(sources)
-    if parts_seed is not None:  # scramble the per-image domain ids: training must not notice
+    if parts_seed is not None:  # scramble the per-image domain ids and rename the domains: training must not notice
         perm = torch.randperm(len(merged), generator=torch.Generator().manual_seed(parts_seed))
-        merged = dataclasses.replace(merged, meta={**merged.meta, "parts": merged.meta["parts"][perm]})
+        merged = dataclasses.replace(merged, meta={**merged.meta, "parts": merged.meta["parts"][perm],
+                                                   "part_names": merged.meta["part_names"][::-1]})
     target = toy_domain("t", 32, 2, shift=0.4)
     return Task(source=merged, target=target.unlabeled(), source_test=toy_domain("a", 16, 3),
                 target_test=toy_domain("t", 16, 4, shift=0.4))
 
 
-@pytest.mark.parametrize("name", ["source_only", "dann", "mcd"])
+@pytest.mark.parametrize("name", ["source_only", "dann", "mcd", "adda"])
 def test_methods_train_on_the_dynamic_backbone_and_domain_ids_never_reach_training(name):
     states = []
     for parts_seed in (None, 1):
