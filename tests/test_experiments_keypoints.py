@@ -25,6 +25,12 @@ def test_new_fields_leave_the_keys_of_older_runs_unchanged():
     assert run_key(spec, 3, torch.device("cpu")) == expected
     assert run_key(RunSpec("dann", optimizer="adam"), 3, torch.device("cpu")) != run_key(RunSpec("dann"), 3,
                                                                                           torch.device("cpu"))
+    # the network is part of the key: the backbone, and its options (a static twin against a dynamic variant)
+    cpu = torch.device("cpu")
+    static = RunSpec("dann", backbone="drt-digits", model={"dynamic": "static"})
+    routing = RunSpec("dann", backbone="drt-digits", model={"dynamic": "routing", "num_bases": 4})
+    keys = {run_key(s, 3, cpu) for s in (RunSpec("dann"), static, routing)}
+    assert len(keys) == 3
 
 
 def test_the_pretrained_runs_key_is_part_of_the_adapted_runs_key():
