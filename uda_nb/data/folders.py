@@ -35,7 +35,7 @@ from PIL import Image
 from ..cache import cached_npz, config_key
 from ..config import cache_dir, data_dir, quiet
 from .domain import Domain
-from .keypoints import KeypointDomain
+from .keypoints import KeypointDomain, inside_image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -634,9 +634,7 @@ def load_keypoint_folder(root: str | Path, annotations: str = "keypoints.json",
         coords = coords * (np.array([out_w, out_h], dtype=np.float64) / sizes)[:, None, :]
     hidden = 0
     if outside == "hide":
-        h_img, w_img = images[0].shape[1:]
-        x, y = coords[..., 0], coords[..., 1]
-        out_of_image = visible & ~((x >= 0) & (x <= w_img) & (y >= 0) & (y <= h_img))
+        out_of_image = visible & ~inside_image(torch.from_numpy(coords), *images[0].shape[1:]).numpy()
         hidden = int(out_of_image.sum())
         visible = visible & ~out_of_image
     return KeypointDomain(

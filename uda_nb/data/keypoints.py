@@ -20,6 +20,13 @@ import torch
 from .domain import ImageSet, _check_tensor
 
 
+def inside_image(keypoints: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(..., K)`` bool: which keypoints ``(..., K, 2)`` (pixels ``(x, y)``, corner-based) are finite and lie in the
+    ``width x height`` image, ``0 <= x <= width`` and ``0 <= y <= height``."""
+    x, y = keypoints[..., 0], keypoints[..., 1]
+    return torch.isfinite(keypoints).all(-1) & (x >= 0) & (x <= width) & (y >= 0) & (y <= height)
+
+
 @dataclass(frozen=True)
 class KeypointDomain(ImageSet):
     """One split of one keypoint domain held in memory.
@@ -93,9 +100,8 @@ class KeypointDomain(ImageSet):
         if self._derived:
             return
         h, w = self.images.shape[-2:]
-        x, y = kp[..., 0], kp[..., 1]
         finite = torch.isfinite(kp).all(-1)
-        inside = finite & (x >= 0) & (x <= w) & (y >= 0) & (y <= h)
+        inside = inside_image(kp, h, w)
         n_vis, n_nan, n_out = torch.stack([vis.sum(), (vis & ~finite).sum(), (vis & ~inside).sum()]).tolist()
         if n_nan:
             i, j = (int(v) for v in (vis & ~finite).nonzero()[0])
