@@ -163,7 +163,7 @@ def test_key_figure_becomes_the_index_thumbnail(tmp_path, monkeypatch):
     nbformat.write(nb, tmp_path / "02_tiny.ipynb")
     monkeypatch.setenv("UDA_NB_CLAIMS_DIR", str(tmp_path))
     write_claims("02_tiny", [Claim(LONG_CLAIM, "52.9 %", "46.5 ± 1.6 %", False, "per seed 45.7 / 48.4 / 45.4.",
-                                   "every seed")], headline={"source-only": "54.5 ± 2.0"}, budget="smoke")
+                                   "paired")], headline={"source-only": "54.5 ± 2.0"}, budget="smoke")
     assert reports.main(["--html-only", "--out", str(tmp_path)]) == 0
     index = (tmp_path / "index.html").read_text()
     thumbs = re.findall(r"<img alt='key figure of 02_tiny' src='data:image/png;base64,([A-Za-z0-9+/=]+)'>", index)

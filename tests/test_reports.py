@@ -18,16 +18,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_claims_are_written_where_configured_and_indexed(tmp_path, monkeypatch):
     monkeypatch.setenv("UDA_NB_CLAIMS_DIR", str(tmp_path))
-    claims = [Claim("A beats B", "76.7", "74.8 ± 4.6", True), Claim("gap >= 50 %", "52.9 %", "49.3 %", False)]
+    claims = [Claim("A beats B", "76.7", "74.8 ± 4.6", True), Claim("gap >= 50 %", "52.9 %", "49.3 %", False),
+              Claim("C beats D", "1", "2", "inconclusive")]
     path = write_claims("01_demo", claims, headline={"gap covered %": "49.3 ± 14.2"}, budget="report")
     data = json.loads(open(path).read())
     assert path == str(tmp_path / "01_demo.claims.json")
-    assert [c["holds"] for c in data["claims"]] == [True, False] and data["budget"] == "report"
-    assert claims_frame(claims).shape == (2, 4)  # no rule or note: those columns are left out
+    assert [c["outcome"] for c in data["claims"]] == ["holds", "fails", "inconclusive"]
+    assert [c["holds"] for c in data["claims"]] == [True, False, False] and data["budget"] == "report"
+    assert claims_frame(claims).shape == (3, 4)  # no note: that column is left out
     index = write_index(tmp_path).read_text()
-    assert "01_demo" in index and "49.3 ± 14.2" in index and "1 of 2 claims hold" in index
-    assert index.count("<tr><td class='holds") == 2
-    assert f"class='holds no'>{CROSS}<" in index and f"class='holds ok'>{CHECK}<" in index
+    assert "01_demo" in index and "49.3 ± 14.2" in index and "1 of 3 claims hold, 1 fail, 1 inconclusive" in index
+    assert index.count("<tr><td class='holds") == 3
+    assert f"class='holds no'>{CROSS} fails<" in index and f"class='holds ok'>{CHECK} holds<" in index
+    assert "class='holds maybe'>? inconclusive<" in index
     assert "01_demo.html" not in index  # no HTML report yet: no dead link
     (tmp_path / "01_demo.html").write_text("<html></html>")
     assert "href='01_demo.html'" in write_index(tmp_path).read_text()
@@ -39,7 +42,7 @@ def test_index_shows_title_paper_headline_in_order_and_rules(tmp_path, monkeypat
     headline = method_headline("DANN", "54.5 ± 2.0", "73.3 ± 1.5", "95.0 ± 0.2", "46.5 ± 1.6 %")
     assert list(headline) == ["source-only", "DANN", "train-on-target", "gap covered"]
     claims = [Claim("DANN beats source-only on MNIST -> MNIST-M", "76.7 vs 52.3", "73.3 ± 1.5 vs 54.5 ± 2.0",
-                    True, note="per seed 72.0 / 73.1 / 74.8 vs 52.3 / 55.0 / 56.2.", rule="every seed")]
+                    True, note="per seed 72.0 / 73.1 / 74.8 vs 52.3 / 55.0 / 56.2.", rule="paired")]
     write_claims("01_dann", claims, headline, "report", title="DANN: Unsupervised Domain Adaptation",
                  description="Gradient reversal on MNIST → MNIST-M.", paper="Ganin & Lempitsky, ICML 2015")
     data = json.loads((tmp_path / "01_dann.claims.json").read_text())
@@ -49,7 +52,7 @@ def test_index_shows_title_paper_headline_in_order_and_rules(tmp_path, monkeypat
     positions = [index.index(f"<th>{label}</th>") for label in headline]
     assert positions == sorted(positions)  # source-only, method, oracle, gap covered
     for text in ("DANN: Unsupervised Domain Adaptation", "Gradient reversal on MNIST → MNIST-M.",
-                 "Ganin &amp; Lempitsky, ICML 2015", "1 of 1 claims hold", "every seed",
+                 "Ganin &amp; Lempitsky, ICML 2015", "1 of 1 claims hold", "paired",
                  "per seed 72.0 / 73.1 / 74.8 vs 52.3 / 55.0 / 56.2.", "MNIST -&gt; MNIST-M"):
         assert text in index, text
 

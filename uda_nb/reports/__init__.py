@@ -15,7 +15,7 @@ The index (:func:`write_index`), one card per notebook in name order:
 - the claims tally (``3 of 4 hold``) and the budget,
 - the headline numbers in the order the notebook gave them (``write_claims(headline=...)``; for a method:
   source-only, the method, train-on-target, gap covered),
-- the baselines it measured per domain pair, and the claims table (✓ / ✗, full text, rule and note),
+- the baselines it measured per domain pair, and the claims table (✓ holds / ✗ fails / ? inconclusive, full text, rule and note),
 
 and above the cards a note wherever two notebooks report different baselines for the same pair, naming the
 networks. Everything is in the one file: copy ``reports/`` anywhere and it still works.
@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 
 from ..cache import atomic_write
-from ..claims import CHECK, CROSS
+from ..claims import CHECK, CROSS, FAILS, HOLDS, INCONCLUSIVE, MARKS, QUERY, counts
 from ..config import REPO_ROOT, reports_dir
 from .html_export import export_html, html_problems, key_figure, label_widget_outputs
 
@@ -152,7 +152,7 @@ def load_entries(out_dir: Path) -> list[dict]:
             "description": data.get("description", ""), "paper": data.get("paper", ""),
             "budget": data.get("budget", ""), "headline": [(k, headline[k]) for k in order],
             "baselines": data.get("baselines") or {}, "claims": claims,
-            "held": sum(bool(c.get("holds")) for c in claims),
+            "held": counts(claims)[HOLDS], "outcomes": counts(claims),
             "has_html": (out_dir / f"{name}.html").exists(),
             "key_png": facts["key_png"], "key_cell": facts["key_cell"],
         })
@@ -207,7 +207,8 @@ th { background: #f5f7fa; }
 table.headline td { font-size: 1.15em; font-weight: 600; white-space: nowrap; }
 table.claims { width: 100%; } table.claims td.holds { font-size: 1.1em; text-align: center; }
 td.rule { white-space: nowrap; }
-.ok { color: #19733c; } .no { color: #c0392b; }
+.ok { color: #19733c; } .no { color: #c0392b; } .maybe { color: #8a6d00; }
+.tally.none { background: #fff4d6; color: #7a5b00; }
 h3 { font-size: 1em; margin: 1em 0 0.2em; color: #4a5563; }
 footer { color: #6b7684; font-size: 0.85em; margin-top: 2em; }
 """
@@ -236,8 +237,11 @@ def _card(entry: dict) -> list[str]:
         meta.append(f"Paper: {_e(entry['paper'])}")
     n = len(entry["claims"])
     if n:
-        cls = "all" if entry["held"] == n else "some"
-        meta.append(f"<span class='tally {cls}'>{entry['held']} of {n} claims hold</span>")
+        out = entry["outcomes"]
+        cls = "all" if out[HOLDS] == n else ("some" if out[FAILS] else "none")
+        words = [f"{out[HOLDS]} of {n} claims hold"] + [f"{out[k]} {w}" for k, w in
+                                                          ((FAILS, "fail"), (INCONCLUSIVE, "inconclusive")) if out[k]]
+        meta.append(f"<span class='tally {cls}'>{', '.join(words)}</span>")
     if entry["budget"]:
         meta.append(f"budget <code>{_e(entry['budget'])}</code>")
     if meta:
@@ -256,10 +260,12 @@ def _card(entry: dict) -> list[str]:
     parts.append("</div></div>")
     if entry["claims"]:
         cols = [c for c in ("paper", "ours", "rule", "note") if any(str(x.get(c, "")).strip() for x in entry["claims"])]
-        parts.append("<h3>Claims</h3><table class='claims'><tr><th>holds</th><th>claim</th>"
+        parts.append("<h3>Claims</h3><table class='claims'><tr><th>outcome</th><th>claim</th>"
                      + "".join(f"<th>{c}</th>" for c in cols) + "</tr>")
         for claim in entry["claims"]:
-            cls, mark = ("ok", CHECK) if claim.get("holds") else ("no", CROSS)
+            outcome = claim.get("outcome") or (HOLDS if claim.get("holds") else FAILS)
+            cls = {HOLDS: "ok", FAILS: "no"}.get(outcome, "maybe")
+            mark = f"{MARKS.get(outcome, QUERY)} {outcome}"
             parts.append(f"<tr><td class='holds {cls}'>{mark}</td><td>{_e(claim.get('claim', ''))}</td>"
                          + "".join(f"<td class='{c}'>{_e(claim.get(c, ''))}</td>" for c in cols) + "</tr>")
         parts.append("</table>")
@@ -284,7 +290,9 @@ def index_html(entries: list[dict]) -> str:
         parts.extend(_card(entry))
     parts.append("<footer>Written from <code>reports/*.claims.json</code> and the executed notebooks by "
                  "<code>make reports</code> / <code>make html</code>. "
-                 f"{CHECK}: the claim holds on what the notebook measured; {CROSS}: it does not.</footer>"
+                 f"{CHECK} holds: the per-seed differences clear the claim's minimum effect and their 90 % interval "
+                 f"excludes 0; {CROSS} fails: the interval lies below the minimum; {QUERY} inconclusive: the seeds "
+                 "cannot tell the effect from noise.</footer>"
                  "</body></html>")
     return "\n".join(parts) + "\n"
 
