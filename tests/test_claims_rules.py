@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from uda_nb.claims import (FAILS, HOLDS, INCONCLUSIVE, MEASURED, PAIRED, UNPAIRED, Claim, claim_at_least, claim_greater,
+from uda_nb.claims import (FAILS, HOLDS, INCONCLUSIVE, MEASURED, PAIRED, UNPAIRED, Claim, claim_all, claim_at_least,
+                           claim_greater,
                            claims_frame, counts, decide, fmt_mean_std, fmt_per_seed, paired_interval, tally,
                            welch_interval, write_claims)
 
@@ -140,3 +141,19 @@ def test_claims_file_carries_per_seed_numbers_effect_minimum_and_outcome(tmp_pat
     assert rec["outcome"] == HOLDS and rec["holds"] is True and rec["minimum"] == 1.0
     assert rec["effect"] == pytest.approx(5.0) and rec["interval"][0] > 0
     assert data["claims"][1]["per_seed"]["ours"] == [None] and data["claims"][1]["interval"] == [None, None]
+
+
+def test_a_compound_claim_holds_only_when_every_part_holds():
+    so, dd, regda = [0.37, 0.36, 0.38], [0.25, 0.37, 0.30], [0.08, 0.08, 0.09]
+    parts = {"DD below source-only": claim_greater("", "", dd, so, minimum=0.01, lower_is_better=True, digits=3),
+             "RegDA below DD": claim_greater("", "", regda, dd, minimum=0.01, lower_is_better=True, digits=3)}
+    c = claim_all("DD lies between", "0.314 > 0.079 > 0.029", parts, ours="...")
+    assert parts["RegDA below DD"].outcome == HOLDS and parts["DD below source-only"].outcome == INCONCLUSIVE
+    assert c.outcome == INCONCLUSIVE and "RegDA below DD: holds" in c.note
+    assert set(c.per_seed) == set(parts)
+    worse = dict(parts, **{"DD below source-only": claim_greater("", "", [0.5, 0.5, 0.52], so, minimum=0.01,
+                                                                 lower_is_better=True)})
+    assert claim_all("x", "", worse, ours="").outcome == FAILS
+    both = dict(parts, **{"DD below source-only": claim_greater("", "", [0.2, 0.21, 0.2], so, minimum=0.01,
+                                                                lower_is_better=True)})
+    assert claim_all("x", "", both, ours="").outcome == HOLDS

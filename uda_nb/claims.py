@@ -240,6 +240,19 @@ def claim_at_least(claim: str, paper: str, values, threshold: float, *, at_most:
                  per_seed={"ours": _numbers(arr), "baseline": [threshold] * arr.size})
 
 
+def claim_all(claim: str, paper: str, parts: dict[str, Claim], *, ours: str, note: str = "") -> Claim:
+    """A compound claim ("DD lies between source-only and RegDA") from its parts, each decided by the rule:
+    holds when every part holds, fails when any part fails, inconclusive otherwise. ``parts``: ``{label:
+    Claim}``; the note gives each part's outcome and effect, the claims file each part's per-seed values."""
+    if not parts:
+        raise ValueError("claim_all needs at least one part.")
+    outcomes = [c.outcome for c in parts.values()]
+    outcome = HOLDS if all(o == HOLDS for o in outcomes) else FAILS if FAILS in outcomes else INCONCLUSIVE
+    said = "; ".join(f"{label}: {c.outcome} ({c.note.rstrip('.')})" for label, c in parts.items())
+    return Claim(claim, paper, ours, outcome, note=_join(f"{said}.", note), rule=PAIRED,
+                 per_seed={label: c.per_seed for label, c in parts.items()})
+
+
 def claims_frame(claims: list[Claim]) -> pd.DataFrame:
     """The claims as a table for display: one row per claim, the outcome as ``✓ holds`` / ``✗ fails`` /
     ``? inconclusive``, full text, no empty column."""

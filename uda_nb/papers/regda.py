@@ -128,7 +128,7 @@ class RegDASizes:
 SIZES = {
     "smoke": RegDASizes(1, 20, 20, 20, 20, batch_size=16, eval_samples=100, evals=2),
     "lecture": RegDASizes(1, 250, 250, 2000, 500),
-    "report": RegDASizes(2, 250, 250, 2000, 500),
+    "report": RegDASizes(3, 250, 250, 2000, 500),
     "paper": RegDASizes(3, 20000, 20000, 35000, 15000, eval_samples=1000, evals=20),
 }
 
