@@ -76,7 +76,7 @@ def test_kept_fraction_is_tau_per_group_and_one_minus_tau_for_the_adversarial_mo
 def test_sgd_momentum_step_by_hand_paper_rule():
     torch.manual_seed(0)
     model = ThreeRoles()
-    opt = _wrapped(model)
+    opt = _wrapped(model, keep_momentum=False)
     _set_grads(model, seed=0)
     opt.step()  # fills the momentum buffers
     w = model.features.weight
@@ -103,7 +103,7 @@ def test_sgd_momentum_step_by_hand_paper_rule():
 def test_l2_decay_option():
     torch.manual_seed(0)
     model = ThreeRoles()
-    opt = _wrapped(model, decay_kind="l2")
+    opt = _wrapped(model, decay_kind="l2", keep_momentum=False)
     _set_grads(model)
     w = model.features.weight
     w0 = w.detach().clone()
@@ -115,7 +115,7 @@ def test_l2_decay_option():
 def test_adam_step_by_hand_paper_rule():
     torch.manual_seed(0)
     model = ThreeRoles()
-    opt = _wrapped(model, kind="adam")
+    opt = _wrapped(model, kind="adam", keep_momentum=False)
     _set_grads(model, seed=0)
     opt.step()
     w = model.features.weight
@@ -322,3 +322,47 @@ def test_every_method_trains_with_the_wrapper_through_its_roles(name):
     assert set(opt.last_fraction) == roles
     for role, frac in opt.last_fraction.items():
         assert frac == pytest.approx(0.4 if role == "adversarial" else 0.6, abs=0.01), role
+
+
+def test_momentum_is_kept_by_default_as_the_authors_code_and_frozen_only_on_request():
+    assert TransParConfig(ratio=0.6).keep_momentum is True  # iterative: dann-TransPar.py keeps momentum
+    assert TransParConfig(ratio=0.6, schedule="one-shot-start").keep_momentum is False  # pruned weights stay zero
+    with pytest.raises(ValueError, match="keep_momentum"):
+        TransParConfig(ratio=0.6, schedule="one-shot-last", keep_momentum=True)
+
+
+def test_reference_ratio_direction_swaps_tau_and_one_minus_tau():
+    torch.manual_seed(0)
+    model = ThreeRoles()
+    opt = _wrapped(model, ratio=0.7, ratio_direction="reference")
+    _set_grads(model)
+    opt.step()
+    # the authors' keep_ratio 0.7 lets 30 % of the feature and task weights through, 70 % of the adversarial ones
+    assert opt.last_fraction["feature"] == pytest.approx(0.3, abs=0.04)
+    assert opt.last_fraction["task"] == pytest.approx(0.3, abs=0.06)
+    assert opt.last_fraction["adversarial"] == pytest.approx(0.7, abs=0.09)
+    with pytest.raises(ValueError, match="ratio_direction"):
+        TransParConfig(ratio=0.6, ratio_direction="code")
+
+
+def test_reference_scope_divides_what_the_authors_lth_divides():
+    from uda_nb import methods
+    from uda_nb.methods.transpar import apply_transpar, reference_scope
+
+    dann = methods.create("dann", 10, (3, 32, 32), seed=0)
+    mdd = methods.create("mdd", 10, (3, 32, 32), seed=0)
+    d_scope, m_scope = reference_scope(dann), reference_scope(mdd)
+    # DANN: convolutions and the task head, never the discriminator (a Sigmoid ends it in their code)
+    assert all(p in d_scope for p in dann.classifier.parameters())
+    assert not any(p in d_scope for p in dann.discriminator.parameters())
+    assert {p.dim() for p in dann.features.parameters() if p in d_scope} == {4}
+    # MDD: the adversarial head f' is divided, the bottleneck (ends in Dropout) is not
+    assert all(p in m_scope for p in mdd.adversary.parameters())
+    assert not any(p in m_scope for p in mdd.features.bottleneck.parameters())
+    opt = apply_transpar(mdd, make_optimizer(mdd, LR, MU), {"ratio": 0.6, "scope": "reference"})
+    for p in mdd.parameters():
+        p.grad = torch.randn_like(p)
+    opt.step()
+    assert set(opt.masks) <= m_scope and any(p in opt.masks for p in mdd.adversary.parameters())
+    with pytest.raises(TypeError, match="reference"):
+        TransParConfig(ratio=0.6, scope="feature")

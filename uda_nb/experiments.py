@@ -216,11 +216,29 @@ def data_versions(spec: RunSpec) -> dict[str, int]:
     return {n: EMBEDDED[n].version for n in [*names, spec.target] if n in EMBEDDED}
 
 
+#: recipe versions of the pieces whose code changed results after RUNS_VERSION 2, so that their cached runs are
+#: retrained while every other run keeps its key. 2 (2026-12-07, issue 40): MCD's one-step form with DRT's
+#: heads, balance and smoothing; MDD on TLlib's bottleneck and heads; drt-digits' branch initialised as the
+#: authors'; TransPar's reference defaults (docs/references/).
+RECIPE_VERSIONS = {"method": {"mcd": 2, "mdd": 2}, "backbone": {"drt-digits": 2}, "transpar": 2}
+
+
+def recipe_version(spec: RunSpec) -> int:
+    """The newest :data:`RECIPE_VERSIONS` entry that applies to ``spec`` (its method, backbone or TransPar);
+    0 when none does (the run's key is then as before the table existed)."""
+    found = [RECIPE_VERSIONS["method"].get(spec.method, 0), RECIPE_VERSIONS["backbone"].get(spec.backbone, 0),
+             RECIPE_VERSIONS["transpar"] if spec.transpar is not None else 0]
+    return max(found)
+
+
 def run_key(spec: RunSpec, seed: int, device: torch.device, task: Task | None = None) -> str:
-    """The cache folder name of a run: the spec, the seed, the device type, the generator versions of its
-    embedded domains and (for a task passed in by the caller) the task's data fingerprint."""
+    """The cache folder name of a run: the spec, the seed, the device type, the recipe version of its method,
+    backbone and TransPar (:func:`recipe_version`), the generator versions of its embedded domains and (for a task
+    passed in by the caller) the task's data fingerprint."""
     key = {"spec": _spec_key(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION,
            "data": data_versions(spec)}
+    if recipe_version(spec):
+        key["recipe"] = recipe_version(spec)
     if spec.init_from is not None:
         key["init_from"] = run_key(spec.init_from, seed, device, task)
     if task is not None:

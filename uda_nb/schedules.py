@@ -61,13 +61,23 @@ def regda_sgd_15k(progress: float) -> float:
     return regda_sgd_lr_factor(progress, 15_000)
 
 
+def thirds_step_lr_factor(progress: float) -> float:
+    """DRT's step decay (section 4.1: the rate divided by 10 at 1/3 and 2/3 of training; the authors' ``drt.py``
+    ``adjust_learning_rate`` with ``--schedule 5 10 15`` of 15 epochs): 1, then 0.1 from ``p = 1/3``, then 0.01
+    from ``p = 2/3``."""
+    if progress < 1 / 3:
+        return 1.0
+    return 0.1 if progress < 2 / 3 else 0.01
+
+
 LR_SCHEDULES: dict[str, Callable[[float], float]] = {"dann": dann_lr_factor, "constant": constant_lr_factor,
+                                                     "thirds": thirds_step_lr_factor,
                                                      "regda-step": regda_step_lr_factor,
                                                      "regda-sgd-20k": regda_sgd_20k, "regda-sgd-15k": regda_sgd_15k}
 
 
 def lr_schedule(name_or_fn: str | Callable[[float], float]) -> Callable[[float], float]:
-    """Look up a learning-rate factor schedule by name (``dann``, ``constant``, ``regda-step``, ``regda-sgd-20k``,
+    """Look up a learning-rate factor schedule by name (``dann``, ``constant``, ``thirds``, ``regda-step``, ``regda-sgd-20k``,
     ``regda-sgd-15k``) or pass a callable through."""
     if callable(name_or_fn):
         return name_or_fn

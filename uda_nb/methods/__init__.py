@@ -33,14 +33,18 @@ BACKBONES = {"classification": ("digits", "drt-digits") + RESNETS,
              "keypoints": ("heatmap-tiny", "heatmap-lean", "heatmap-small", "heatmap-medium", "resnet18")}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
 _NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
-                    "num_bases", "widths", "temperature", "residual")
+                    "num_bases", "widths", "temperature", "residual", "head", "static_stem", "bottleneck")
+#: each method's reference classifier heads (``head=None``): MCD's and DRT's BatchNorm heads, MDD's TLlib heads of
+#: width 1024 on a 1024-d bottleneck (docs/references/mcd.md, mdd.md); DANN's fc100-fc100 otherwise
+REFERENCE_HEADS = {"mcd": ("mcd", (100, 100), 0), "mdd": ("tllib", (1024,), 1024)}
 
 
 def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, kind: str = "classification",
            backbone: str | None = None, norm: str = "center", batch_norm: bool | None = None, dropout: float = 0.0,
            disc_hidden: tuple[int, ...] = (100,), weights: str | None = None, norm_layer: str = "batch",
            dynamic: str | None = None, num_bases: int = 4, widths: tuple[int, ...] | None = None,
-           temperature: float = 1.0, residual: str = "full", seed: int | None = None, **options) -> Method:
+           temperature: float = 1.0, residual: str = "full", head: str | None = None, static_stem: bool = False,
+           bottleneck: int | None = None, seed: int | None = None, **options) -> Method:
     """A method on the network its task kind calls for.
 
     ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
@@ -63,6 +67,12 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     ``widths``: its three stage widths, default 32-48-64); ``resnet18`` ... ``resnet101`` for classification are
     torchvision ResNets for real data (``weights=<local state dict>`` or random), static by default, with
     ``dynamic=...`` DRT's residual on every block's 3 x 3 convolution (:mod:`uda_nb.models.dynamic_resnet`).
+    ``static_stem``: drt-digits with a static ``conv1`` (the authors' dynamic ResNet keeps its RGB stem static).
+    ``head``: the classifier heads, ``None`` for the method's reference (:data:`REFERENCE_HEADS`), ``"mlp"`` (DANN's
+    fc100-fc100), ``"mcd"`` (fc100-fc100 with BatchNorm and dropout, as the MCD and DRT references:
+    :func:`uda_nb.models.heads.bn_mlp`) or ``"tllib"`` (one hidden layer of 1024 with dropout, MDD's);
+    ``bottleneck``: the width of TLlib's Linear-BatchNorm-ReLU-Dropout bottleneck on the features (0: none;
+    ``None``: 1024 for MDD, as TLlib, else none).
     ``batch_norm``: ``None`` is the backbone's default (off for ``digits``, on for ``drt-digits``).
     :func:`for_task` reads ``kind`` and the keypoint options from a task.
     ``seed``: when given, the weights are initialised from ``torch.manual_seed(seed)`` inside
@@ -97,6 +107,19 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     if backbone not in BACKBONES[kind]:
         raise ValueError(f"Backbone {backbone!r} does not build a {kind} network: choose one of {BACKBONES[kind]}.")
     dynamic_ok = backbone == "drt-digits" or (kind == "classification" and backbone in RESNETS)
+    if static_stem and backbone != "drt-digits":
+        raise ValueError(f"static_stem is an option of backbone='drt-digits' (its conv1); the {backbone!r} network "
+                         "has none.")
+    ref_head, ref_hidden, ref_bottleneck = REFERENCE_HEADS.get(name, ("mlp", (100, 100), 0))
+    hidden = ref_hidden if head is None or head == ref_head else (1024,) if head == "tllib" else (100, 100)
+    head = ref_head if head is None else head
+    bottleneck = ref_bottleneck if bottleneck is None else bottleneck
+    if isinstance(bottleneck, bool) or not isinstance(bottleneck, numbers.Integral) or bottleneck < 0:
+        raise ValueError(f"bottleneck must be a whole number >= 0 (the bottleneck's width, 0 for none), got "
+                         f"{bottleneck!r}.")
+    if kind != "classification" and (head != "mlp" or bottleneck):
+        raise ValueError(f"head={head!r} / bottleneck={bottleneck!r} shape classification heads; a keypoint task's "
+                         "heads are heatmap heads.")
     if (dynamic is not None and not dynamic_ok) or (widths is not None and backbone != "drt-digits") or (
             temperature != 1.0 and not dynamic_ok) or (residual != "full" and not dynamic_ok):
         what = (f"dynamic={dynamic!r}" if dynamic is not None and not dynamic_ok else
@@ -131,11 +154,14 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
             features = DynamicDigitsFeatures(channels, dynamic=variant, num_bases=num_bases, norm=norm,
                                              batch_norm=True if batch_norm is None else bool(batch_norm),
                                              temperature=temperature, residual=residual,
-                                             image_size=(height, width),
+                                             image_size=(height, width), static_stem=bool(static_stem),
                                              **({} if widths is None else {"widths": tuple(widths)}))
         else:
             features = DigitsFeatures(channels, norm=norm, batch_norm=bool(batch_norm), image_size=(height, width))
-        classifier = Classifier(features.out_features, int(num_classes), dropout=dropout)
+        if bottleneck:
+            from ..models.heads import Bottleneck
+            features = Bottleneck(features, int(bottleneck))
+        classifier = Classifier(features.out_features, int(num_classes), hidden, dropout=dropout, head=head)
         if name == "dann":
             disc = DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout)
             return DANN(features, classifier, disc, **options)
@@ -144,10 +170,12 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
                         DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout),
                         **options)
         if name == "mcd":
-            return MCD(features, classifier, Classifier(features.out_features, int(num_classes), dropout=dropout),
+            return MCD(features, classifier,
+                       Classifier(features.out_features, int(num_classes), hidden, dropout=dropout, head=head),
                        **options)
         if name == "mdd":
-            return MDD(features, classifier, Classifier(features.out_features, int(num_classes), dropout=dropout),
+            return MDD(features, classifier,
+                       Classifier(features.out_features, int(num_classes), hidden, dropout=dropout, head=head),
                        **options)
         if name == "gsda":
             return GSDA(features, classifier, disc_hidden=tuple(disc_hidden), **options)

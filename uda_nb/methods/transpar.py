@@ -36,14 +36,27 @@ Options (each says whether it is the paper or the reference code, github.com/zhy
 * ``schedule``: ``"iterative"`` (the paper: re-ranked every step), ``"one-shot-start"`` (ranked once, at the first
   step, and the untransferable weights are pruned: set to zero and kept there) and ``"one-shot-last"``
   (ordinary training, ranked at the last step and pruned at the end, :meth:`TransPar.end_of_training`): Table VI;
-* ``keep_momentum=True``: untransferable weights get the decay as their gradient and take the wrapped
-  optimizer's step, so their momentum keeps running (what the reference code does); ``False`` is the paper;
+* ``keep_momentum``: ``True`` (the default for the iterative rule) gives untransferable weights the decay as
+  their gradient and the wrapped optimizer's step, so their momentum keeps running, as the reference code does
+  (``dann-TransPar.py``); eq. 16 is written for plain SGD, so the paper is silent on momentum and the authors'
+  code decides (docs/references/transpar.md; measured here +9.5 / +2.4 points at 1,500 steps, about 0 at 500).
+  ``False`` freezes their optimizer state (eq. 16 read literally);
 * ``kinds``: which parameters are ranked: ``"conv"`` (4-d weights), ``"linear"`` (2-d), ``"vector"`` (biases
-  and normalisation scales; the paper ranks "parameters" without saying, the reference code ranks every
-  tensor).
+  and normalisation scales; the paper ranks "parameters" without saying, the reference code ranks conv and
+  linear weights only);
+* ``scope="reference"``: what the reference code's ``LTH`` actually divides. Its final test,
+  ``isinstance(m, nn.Conv2d) or isinstance(layer, nn.Linear)``, reads ``layer``, a leftover of an earlier loop
+  (the container's last module), so the convolutions of the feature extractor and the heads that end in a Linear
+  (the task head, MDD's adversarial head f') are divided, while DANN's discriminator (it ends in a Sigmoid) and
+  the bottleneck (it ends in ReLU or Dropout) never are. Here: the ``feature`` role's convolutions, the ``task``
+  role, and the ``adversarial`` role only where it is a classifier head (MDD), not a domain discriminator;
+* ``ratio_direction="reference"``: the reference code's ``keep_ratio`` runs the other way, its transferable
+  fraction is ``1 - tau`` for the feature extractor and the head and ``tau`` for the adversarial module (the
+  paper's eq. 13-14 give ``tau`` and ``1 - tau``, ``"paper"``, the default).
 
 The target entropy term ``alpha H(C(F(x_t)))`` of eq. 10 belongs to every TransPar run (Table V's "-EN"
-column); :func:`apply_transpar` adds it to the method through :attr:`uda_nb.methods.Method.loss_terms`
+column); its weight is 0.1 in the paper and in the authors' DANN script, 0.01 in their MDD, CDAN, DAN and JAN
+scripts (``mdd-TransPar.py``), which :data:`REFERENCE_ENTROPY` records per method; :func:`apply_transpar` adds it to the method through :attr:`uda_nb.methods.Method.loss_terms`
 (:class:`TargetEntropy`), so no method file changes.
 
 The ratio ``tau = 1 - sigmoid(d_A)^2``, at least ``M`` (eq. 12; :func:`transferable_ratio`), with ``d_A = 1 - 2
@@ -62,6 +75,9 @@ import torch.nn.functional as F
 from .base import Batch, Method
 
 SCORES = ("both", "weight", "gradient")
+DIRECTIONS = ("paper", "reference")
+#: the authors' entropy weight per base method (``dann-TransPar.py``: 0.1; ``mdd-TransPar.py``: 0.01)
+REFERENCE_ENTROPY = {"dann": 0.1, "mdd": 0.01, "source_only": 0.1}
 SCHEDULES = ("iterative", "one-shot-start", "one-shot-last")
 DECAY_KINDS = ("sign", "l2")
 KINDS = ("conv", "linear", "vector")
@@ -98,22 +114,24 @@ class TransParConfig:
     ratio: ``tau``, the transferable fraction of every non-adversarial group (eq. 13; an adversarial group keeps
     ``1 - tau``, so ``tau = 1`` freezes it: DANN's discriminator then never learns); scope: the roles that are
     divided (the others train normally: Table V), ``None`` for every role of the method (the paper divides all
-    three modules); adversarial_roles: roles that keep ``1 - tau`` (eq. 14);
+    three modules), ``"reference"`` for what the authors' code divides (module docstring); adversarial_roles: roles
+    that keep ``1 - tau`` (eq. 14); ratio_direction: ``"paper"`` or ``"reference"`` (module docstring);
     decay: ``lambda``; decay_kind: ``"sign"`` (the paper) or ``"l2"``; score, schedule, keep_momentum, kinds:
     see the module docstring; entropy: ``alpha`` of eq. 10 (0.1 in the paper; 0 turns the term off, Table V's
     "-EN").
     """
 
     ratio: float
-    scope: tuple[str, ...] | None = None
+    scope: tuple[str, ...] | str | None = None
     adversarial_roles: tuple[str, ...] = ("adversarial",)
     decay: float = 5e-4
     decay_kind: str = "sign"
     score: str = "both"
     schedule: str = "iterative"
-    keep_momentum: bool = False
+    keep_momentum: bool | None = None
     kinds: tuple[str, ...] = ("conv", "linear")
     entropy: float = 0.1
+    ratio_direction: str = "paper"
 
     def __post_init__(self):
         if isinstance(self.ratio, bool) or not isinstance(self.ratio, (int, float)) or not 0.0 < self.ratio <= 1.0:
@@ -123,8 +141,13 @@ class TransParConfig:
                                      ("decay_kind", self.decay_kind, DECAY_KINDS)):
             if value not in allowed:
                 raise ValueError(f"Unknown TransPar {name} {value!r}: choose one of {allowed}.")
+        if self.ratio_direction not in DIRECTIONS:
+            raise ValueError(f"Unknown TransPar ratio_direction {self.ratio_direction!r}: choose one of {DIRECTIONS}.")
+        if isinstance(self.scope, str) and self.scope != "reference":
+            raise TypeError(f"TransPar scope must be a tuple of role names, None (every role) or 'reference' (what "
+                            f"the authors' code divides), got the string {self.scope!r}: write ({self.scope!r},).")
         for name in ("scope", "adversarial_roles", "kinds"):
-            if name == "scope" and self.scope is None:
+            if name == "scope" and (self.scope is None or self.scope == "reference"):
                 continue
             if isinstance(getattr(self, name), str):
                 raise TypeError(f"TransPar {name} must be a tuple of names, got the string {getattr(self, name)!r}: "
@@ -136,6 +159,8 @@ class TransParConfig:
         if self.keep_momentum and self.schedule != "iterative":
             raise ValueError("keep_momentum is the reference code's iterative rule; the one-shot schedules prune "
                              "(their untransferable weights stay zero): use schedule='iterative' with it.")
+        if self.keep_momentum is None:
+            object.__setattr__(self, "keep_momentum", self.schedule == "iterative")
         if self.decay < 0 or self.entropy < 0:
             raise ValueError(f"TransPar decay and entropy must be >= 0, got {self.decay!r} and {self.entropy!r}.")
 
@@ -192,6 +217,8 @@ class TransPar(torch.optim.Optimizer):
         self.last_fraction: dict[str, float] = {}
         self._frozen: dict[torch.nn.Parameter, torch.Tensor] = {}  # one-shot-start: fixed masks
         self._last_scores: dict[torch.nn.Parameter, torch.Tensor] = {}  # one-shot-last
+        #: scope="reference": the parameters the authors' code divides (set by :func:`apply_transpar`)
+        self.divided: set | None = None
 
     # -------------------------------------------------------------------------------------------- ranking
 
@@ -206,6 +233,8 @@ class TransPar(torch.optim.Optimizer):
     def fraction(self, role: str) -> float:
         """The transferable fraction of a role's group: ``tau``, or ``1 - tau`` for an adversarial role."""
         tau = float(self.config.ratio)
+        if self.config.ratio_direction == "reference":
+            tau = 1.0 - tau
         return 1.0 - tau if role in self.config.adversarial_roles else tau
 
     def _rank(self, params: list[torch.nn.Parameter], scores: list[torch.Tensor], role: str) -> list[torch.Tensor]:
@@ -228,9 +257,13 @@ class TransPar(torch.optim.Optimizer):
         return out
 
     def _ranked(self, group: dict) -> list[torch.nn.Parameter]:
-        if self.config.scope is not None and group["role"] not in self.config.scope:
+        scope = self.config.scope
+        if scope is not None and scope != "reference" and group["role"] not in scope:
             return []
-        return [p for p in group["params"] if p.grad is not None and _kind(p) in self.config.kinds]
+        ranked = [p for p in group["params"] if p.grad is not None and _kind(p) in self.config.kinds]
+        if self.divided is not None:
+            ranked = [p for p in ranked if p in self.divided]
+        return ranked
 
     def _decay(self, w: torch.Tensor) -> torch.Tensor:
         return self.config.decay * (torch.sign(w) if self.config.decay_kind == "sign" else w)
@@ -330,14 +363,31 @@ def apply_transpar(method: Method, optimizer: torch.optim.Optimizer, config: Tra
     :attr:`~uda_nb.methods.Method.loss_terms`. Returns the wrapped optimizer to pass to ``fit()``."""
     config = TransParConfig.from_dict(config)
     roles = set(method.roles())
-    unknown = sorted(set(config.scope or ()) - roles)
+    unknown = sorted(set(config.scope if isinstance(config.scope, tuple) else ()) - roles)
     if unknown:
         raise ValueError(f"TransPar scope names roles {unknown} that {type(method).__name__} does not have; its "
                          f"roles are {sorted(roles)}.")
     if config.entropy:
         method.loss_terms = (*[t for t in method.loss_terms if not isinstance(t, TargetEntropy)],
                              TargetEntropy(config.entropy))
-    return TransPar(optimizer, config)
+    wrapped = TransPar(optimizer, config)
+    if config.scope == "reference":
+        wrapped.divided = reference_scope(method)
+    return wrapped
+
+
+def reference_scope(method: Method) -> set:
+    """The parameters the authors' ``LTH`` divides (module docstring, ``scope="reference"``): the ``feature``
+    role's convolution weights, every ``task`` parameter, and the ``adversarial`` role's only where it is a
+    classifier head ending in a Linear (MDD's f'), not a domain discriminator (DANN's, a Sigmoid in their code)."""
+    from .mdd import MDD
+
+    roles = method.roles()
+    out = {p for p in roles.get("feature", []) if p.dim() >= 3}
+    out |= set(roles.get("task", []))
+    if isinstance(method, MDD):
+        out |= set(roles.get("adversarial", []))
+    return out
 
 
 class MaskTracker:

@@ -15,9 +15,11 @@ with one of the three residuals of the paper's section 3.3:
 * ``"static"``: ``dW = 0``, the plain convolution (the baseline network is the same network with every layer
   static).
 
-The coefficients come from an SE-like branch on the layer's *input* (global average pool, FC, ReLU, FC); its
-hidden width is ``max(min_hidden, in_channels // reduction)`` so that a 3-channel first layer still has a few
-hidden units. Biases are static (the paper ignores them).
+The coefficients come from an SE-like branch on the layer's *input* (global average pool, FC, ReLU, FC) as in
+the authors' dynamic ResNet (``model/resnet_dra.py``): bias-free FC layers drawn from N(0, 0.01), hidden width
+``max(min_hidden, in_channels // reduction)`` with their reduction 16 (``min_hidden`` keeps a few hidden units on
+a narrow layer), so every image starts from the same uniform routing and the branch learns how to depart from it.
+Biases are static (the paper ignores them).
 
 ``temperature`` (routing and the combination only) divides the branch's routing logits before the softmax,
 ``pi(x) = softmax(z(x) / temperature)``. The paper's eq. 4 is ``temperature = 1`` (the default). Below 1 it
@@ -78,7 +80,7 @@ class DynamicConv2d(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                 bias: bool = True, variant: str = "routing", num_bases: int = 4, reduction: int = 4,
+                 bias: bool = True, variant: str = "routing", num_bases: int = 4, reduction: int = 16,
                  min_hidden: int = 4, residual: str = "full", impl: str = "grouped", temperature: float = 1.0):
         super().__init__()
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0 \
@@ -112,8 +114,8 @@ class DynamicConv2d(nn.Module):
         n_coeff = (out_channels if self.uses_attention else 0) + self.num_bases
         if n_coeff:
             hidden = max(int(min_hidden), in_channels // int(reduction))
-            self.branch = nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(inplace=True),
-                                        nn.Linear(hidden, n_coeff))
+            self.branch = nn.Sequential(nn.Linear(in_channels, hidden, bias=False), nn.ReLU(inplace=True),
+                                        nn.Linear(hidden, n_coeff, bias=False))
         else:
             self.branch = None
         self.record = False
@@ -121,16 +123,23 @@ class DynamicConv2d(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """``W0`` and the bias as ``nn.Conv2d``; each ``Phi_i`` drawn like ``W0`` (a residual of the static
-        kernel's scale; with softmax weights their mix starts about ``1/sqrt(K)`` of it)."""
+        """``W0`` and the bias as ``nn.Conv2d``; each ``Phi_i`` drawn like a convolution of its own shape, so a
+        full-size ``Phi_i`` has ``W0``'s scale and a 1 x 1 one ``W0``'s norm, as in the authors' code (their
+        ``kaiming_normal`` on each kernel's own fan); with softmax weights the mix starts about ``1/sqrt(K)`` of it.
+        The branch's FC layers: N(0, 0.01), as ``resnet_dra.py``."""
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         fan_in = self.in_channels * self.kernel_size ** 2
         if self.bias is not None:
             bound = 1 / math.sqrt(fan_in)
             nn.init.uniform_(self.bias, -bound, bound)
         if self.bases is not None:
-            bound = 1 / math.sqrt(fan_in)  # kaiming_uniform with a = sqrt(5) on W0's fan-in
+            side = self.bases.shape[-1]  # 1 for residual="1x1": the fan-in of a 1 x 1 kernel is C_in
+            bound = 1 / math.sqrt(self.in_channels * side ** 2)  # kaiming_uniform with a = sqrt(5)
             nn.init.uniform_(self.bases, -bound, bound)
+        if self.branch is not None:
+            for layer in self.branch:
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, 0.0, 0.01)
 
     def dynamic_coefficients(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"attention": Lambda(x) (B, C_out) in (0, 1), "routing": pi(x) (B, K) summing to 1}`` (the

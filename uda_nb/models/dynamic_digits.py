@@ -8,6 +8,9 @@ The paper adds a dynamic residual to each conv layer of the digits LeNet. Figure
 with kernels 5, 5, 3 (padded to keep the side) and widths ``widths`` (default 32, 48, 64): ``(N, C, 32, 32)`` ->
 ``(N, 64 * 4 * 4)``. ``dynamic="static"`` is the same network with every residual off (the static baseline: same
 W0 layers, no branch, no bases), so static and dynamic runs differ only by the residuals.
+
+``static_stem=True`` keeps ``conv1`` static, as the authors' dynamic ResNet keeps its RGB stem static: a branch on
+the RGB image pools it to its mean colour, so ``conv1``'s coefficients could read nothing else (03_drt).
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ class DynamicDigitsFeatures(nn.Module):
     dynamic: a :class:`DynamicConv2d` variant (``"static"``, ``"attention"``, ``"routing"``, ``"combined"``);
     num_bases: K; widths: output channels of the three stages; norm: :class:`InputNorm`; batch_norm: BatchNorm
     after each convolution (on by default: three stages from scratch train poorly without it); image_size: a side
-    divisible by 8.
+    divisible by 8; static_stem: ``conv1`` without a residual (module docstring).
     """
 
     def __init__(self, in_channels: int = 3, widths: tuple[int, int, int] = (32, 48, 64), dynamic: str = "routing",
                  num_bases: int = 4, norm: str = "center", batch_norm: bool = True,
-                 image_size: int | tuple[int, int] = 32, **conv_options):
+                 image_size: int | tuple[int, int] = 32, static_stem: bool = False, **conv_options):
         super().__init__()
         if dynamic not in VARIANTS:
             raise ValueError(f"Unknown DRT variant {dynamic!r}: choose one of {VARIANTS} ('static' is the baseline).")
@@ -48,7 +51,8 @@ class DynamicDigitsFeatures(nn.Module):
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         cin = in_channels
         for i, (k, w) in enumerate(zip(KERNELS, widths), start=1):
-            layers[f"conv{i}"] = DynamicConv2d(cin, w, k, padding=k // 2, bias=not batch_norm, variant=dynamic,
+            variant = "static" if (i == 1 and static_stem) else dynamic
+            layers[f"conv{i}"] = DynamicConv2d(cin, w, k, padding=k // 2, bias=not batch_norm, variant=variant,
                                                num_bases=num_bases, **conv_options)
             if batch_norm:
                 layers[f"bn{i}"] = nn.BatchNorm2d(w)
@@ -58,6 +62,7 @@ class DynamicDigitsFeatures(nn.Module):
         layers["flatten"] = nn.Flatten()
         self.body = nn.Sequential(layers)
         self.in_channels, self.image_size, self.dynamic = in_channels, (height, width), dynamic
+        self.static_stem = bool(static_stem)
         self.out_features = widths[-1] * (height // 8) * (width // 8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -43,53 +43,55 @@ PAPER_NUM_BASES = {2: 48.8, 4: 49.7, 6: 49.5, 8: 49.3}  # section 4.2
 PAPER_TABLE2 = {"source-only": (40.6, 42.8), "ADDA": (32.2, 44.9), "MCD": (38.5, 49.7)}  # (static, + DRT)
 PAPER_SOURCE_DROP = 1.9  # Figure 2: static transfer's average loss on the source domains, points
 
-LR = 0.03  # SGD, momentum 0.9, the DANN decay (1 + 10 p)^-0.75 (the paper: 0.002 over 300 epochs)
-ADAPT_LR = 0.01  # adaptation from a source-only model
+LR = 0.03  # SGD, momentum 0.9 (the paper: 0.002 over 300 epochs; 0.03 screened on source accuracy, RESULTS.md)
+#: DRT's code: weight decay 5e-4 on every module (``drt.py``), as MCD_DA and TLlib; docs/references/drt.md
+WEIGHT_DECAY = 5e-4
+#: the paper's step decay, the rate / 10 at a third and two thirds of training (:func:`uda_nb.schedules.thirds_step_lr_factor`)
+SCHEDULE = "thirds"
 #: the single-domain reference models of Figure 2: at 0.03 two of the ten collapsed (street 15 %, syn 79 % on their own
-#: test split); 0.01 for as many steps as an adapted model's two stages trains every domain to 86-99 %
+#: test split); 0.01 trains every domain to 86-99 %
 SINGLE_LR = 0.01
 #: ADDA's adversarial stage: the largest rate (of 0.01, 0.003, 0.001) at which the target encoder still classifies
 #: the *source* test images within 5 points of the pretrained encoder (label-free for the target; at 0.01 both
 #: collapse to 12-13 %, benchmarks/RESULTS.md)
 ADDA_LR = 0.001
+#: DRT's MCD as its authors run it (``drt.py``, docs/references/drt.md): one step with gradient reversal 4
+#: (``--lmbd 4``), eta = 50 on a discrepancy averaged over DomainNet's 345 classes, which is lam = 50 * 10 / 345 on
+#: our 10-class mean; class balance 0.01, label smoothing 0.01; the more confident head predicts
+DRT_MCD = {"one_step": True, "lam": round(50 * 10 / 345, 3), "reverse": 4.0, "class_balance": 0.01,
+           "label_smoothing": 0.01, "predict": "confident"}
 
 
 @dataclass(frozen=True)
 class DRTSizes:
-    """Steps and seeds of one budget. ``widths``: the drt-digits stage widths; ``num_k``: MCD's generator steps;
-    ``one_step``: the reference code's gradient-reversal MCD; ``evals``: history rows per run; ``temperature``: the
-    routing softmax's (1 in the paper; :class:`uda_nb.models.dynamic.DynamicConv2d`); ``residual``: the routing
-    kernels' shape, ``"full"`` (the paper's) or ``"1x1"`` (the reference code's)."""
+    """Steps and seeds of one budget. ``steps``: every leave-one-out run's, trained from scratch with the alignment
+    loss from the first step (as the authors' ``drt.py`` and MCD_DA do); ``single_steps``: Figure 2's
+    single-domain models; ``figure_seeds``: how many of the seeds Figure 2 and the probes use; ``widths``: the
+    drt-digits stage widths; ``mcd``: MCD's options (:data:`DRT_MCD`); ``evals``: history rows per run;
+    ``temperature``: the routing softmax's (1 in the paper; :class:`uda_nb.models.dynamic.DynamicConv2d`);
+    ``residual``: the routing kernels' shape, ``"full"`` (the paper's) or ``"1x1"`` (the reference code's)."""
 
     seeds: int
     steps: int
     single_steps: int
     batch_size: int = 32
     widths: tuple[int, int, int] = (16, 32, 48)
-    num_k: int = 4
-    one_step: bool = False
-    lam: float = 1.0
-    adapt_steps: int = 0
+    figure_seeds: int = 2
     eval_samples: int = 500
     evals: int = 4
     temperature: float = 1.0
     residual: str = "full"
+    mcd: dict = field(default_factory=lambda: dict(DRT_MCD))
 
 
-#: sized from measured step times (benchmarks/RESULTS.md, "DRT notebook sizing"): every adaptation starts from
-#: the source-only model of its own network (1,200 steps), then adapts for 300; MCD with one generator step per
-#: iteration and lam = 1 (lam = 50 collapses both classifiers to chance here: RESULTS.md). The lecture budget is
-#: the report budget's first seed, so its runs come from the same cache entries.
-#: The source-only stage was 600 steps until 2026-12-02, when the merged sources' test accuracy was still rising
-#: there: 90.1 / 90.4 % (static / routing, mean over targets and seeds) at 600, 93.3 / 93.5 at 1,200 and 95.3 / 95.1
-#: at 2,400 (benchmarks/drt_pretrain_length.py, read on the source split only). 2,400 steps would put 03a over its
-#: 12 minutes, so the budget takes 1,200, the longest screened length that fits. The single-domain models of
-#: Figure 2 train as many steps as an adapted model's two stages.
+#: sized from measured step times (benchmarks/RESULTS.md, "DRT notebook sizing, the references' recipe"): every run
+#: trains from scratch for ``steps`` with its loss from the first step. The lecture budget is the report budget's
+#: first seed, so its runs come from the same cache entries.
 SIZES = {
-    "smoke": DRTSizes(1, 20, 20, batch_size=16, num_k=1, adapt_steps=10, eval_samples=100, evals=1),
-    "lecture": DRTSizes(1, 1200, 1500, num_k=1, adapt_steps=300),
-    "report": DRTSizes(2, 1200, 1500, num_k=1, adapt_steps=300),
-    "paper": DRTSizes(5, 20000, 20000, widths=(32, 48, 64), num_k=4, adapt_steps=20000, eval_samples=2000,
+    "smoke": DRTSizes(1, 20, 20, batch_size=16, figure_seeds=1, eval_samples=100, evals=1),
+    "lecture": DRTSizes(1, 800, 800, figure_seeds=1),
+    "report": DRTSizes(3, 800, 800),
+    "paper": DRTSizes(5, 20000, 20000, batch_size=64, widths=(32, 48, 64), figure_seeds=5, eval_samples=2000,
                       evals=20),
 }
 
@@ -106,8 +108,10 @@ def sources_of(target: str) -> tuple[str, ...]:
 
 
 def network(sizes: DRTSizes, dynamic: str = "routing", num_bases: int = 4) -> dict:
-    """The RunSpec fields of the drt-digits network: static (``dynamic="static"``) or one of DRT's variants."""
-    model = {"dynamic": dynamic, "widths": tuple(sizes.widths)}
+    """The RunSpec fields of the drt-digits network: static (``dynamic="static"``) or one of DRT's variants, with
+    a static RGB stem (the authors' dynamic ResNet keeps its stem static; a branch on conv1 would pool the RGB image
+    to its mean colour) and the MCD / DRT classifier heads (BatchNorm, dropout 0.5, N(0, 0.01))."""
+    model = {"dynamic": dynamic, "widths": tuple(sizes.widths), "static_stem": True, "head": "mcd"}
     if dynamic in ("routing", "combined"):
         model["num_bases"] = int(num_bases)
         if sizes.temperature != 1.0:  # only then, so that the paper's softmax keeps its cache keys
@@ -120,33 +124,29 @@ def network(sizes: DRTSizes, dynamic: str = "routing", num_bases: int = 4) -> di
 def spec(method: str, target: str, sizes: DRTSizes, dynamic: str = "static", num_bases: int = 4,
          **options) -> RunSpec:
     """A leave-one-out run on ``target``: ``method`` (``source_only``, ``mcd``, ``dann``) on the drt-digits
-    network, static or dynamic. MCD takes the budget's ``num_k`` / ``one_step`` unless ``options`` say otherwise."""
+    network, static or dynamic, from scratch with its loss from the first step. MCD takes the budget's DRT
+    options (:data:`DRT_MCD`) unless ``options`` say otherwise."""
     if method == "mcd":
-        options = {"num_k": sizes.num_k, "one_step": sizes.one_step, "lam": sizes.lam, **options}
-    warm = {}
-    steps = sizes.steps
-    if method != "source_only" and sizes.adapt_steps:
-        warm = {"init_from": spec("source_only", target, sizes, dynamic, num_bases),
-                "init_modules": ("features", "classifier")}
-        steps = sizes.adapt_steps
-    return RunSpec(method, source=sources_of(target), target=target, steps=steps, batch_size=sizes.batch_size,
-                   lr=LR if not warm else ADAPT_LR, schedule="dann", eval_every=max(1, steps // sizes.evals),
-                   eval_samples=sizes.eval_samples, options=dict(options), **warm, **network(sizes, dynamic, num_bases))
+        options = {**sizes.mcd, **options}
+    return RunSpec(method, source=sources_of(target), target=target, steps=sizes.steps, batch_size=sizes.batch_size,
+                   lr=LR, weight_decay=WEIGHT_DECAY, schedule=SCHEDULE, eval_every=max(1, sizes.steps // sizes.evals),
+                   eval_samples=sizes.eval_samples, options=dict(options), **network(sizes, dynamic, num_bases))
 
 
 def adda_spec(target: str, sizes: DRTSizes, dynamic: str = "static", num_bases: int = 4) -> RunSpec:
-    """ADDA from the source-only run of the same network (its features and classifier)."""
+    """ADDA from the source-only run of the same network (its features and classifier): ADDA adapts a trained
+    source model by design."""
     pre = spec("source_only", target, sizes, dynamic, num_bases)
-    steps = sizes.adapt_steps or sizes.steps
-    return RunSpec("adda", source=pre.source, target=target, steps=steps, batch_size=sizes.batch_size, lr=ADDA_LR,
-                   schedule="dann", eval_every=max(1, steps // sizes.evals), eval_samples=sizes.eval_samples,
-                   init_from=pre, init_modules=("features", "classifier"), **network(sizes, dynamic, num_bases))
+    return RunSpec("adda", source=pre.source, target=target, steps=sizes.steps, batch_size=sizes.batch_size,
+                   lr=ADDA_LR, schedule="dann", eval_every=max(1, sizes.steps // sizes.evals),
+                   eval_samples=sizes.eval_samples, init_from=pre, init_modules=("features", "classifier"),
+                   **network(sizes, dynamic, num_bases))
 
 
 def single_domain_spec(domain: str, sizes: DRTSizes, dynamic: str = "static") -> RunSpec:
     """A model trained on ``domain`` alone (Figure 2's per-domain reference: "the optimal model per domain")."""
     return RunSpec("source_only", source=domain, target=domain, steps=sizes.single_steps,
-                   batch_size=sizes.batch_size, lr=SINGLE_LR, schedule="dann",
+                   batch_size=sizes.batch_size, lr=SINGLE_LR, weight_decay=WEIGHT_DECAY, schedule=SCHEDULE,
                    eval_every=max(1, sizes.single_steps // sizes.evals), eval_samples=sizes.eval_samples,
                    **network(sizes, dynamic))
 
@@ -180,7 +180,7 @@ class LeaveOneOut:
         return np.mean([self.acc(label, t) for t in self.runs[label]], axis=0)
 
 
-def run_leave_one_out(rows: dict[str, Callable[[str], RunSpec]], targets=DOMAINS, seeds=(0, 1),
+def run_leave_one_out(rows: dict[str, Callable[[str], RunSpec]], targets=DOMAINS, seeds=(0, 1, 2),
                       progress: bool | None = None) -> LeaveOneOut:
     """``rows``: ``{label: target -> RunSpec}``; every (row, target, seed) run, cached."""
     out = LeaveOneOut([int(s) for s in seeds])
