@@ -25,23 +25,37 @@ def test_leave_one_out_sources_and_the_paper_order():
         D.sources_of("svhn")
 
 
-def test_static_and_dynamic_specs_differ_only_by_the_residuals_and_adaptation_starts_from_source_only():
+def test_static_and_dynamic_specs_differ_only_by_the_residuals_and_train_from_scratch_with_the_authors_mcd():
     static, dynamic = D.spec("mcd", "uci", SIZES, dynamic="static"), D.spec("mcd", "uci", SIZES, dynamic="routing")
-    assert static.model["dynamic"] == "static" and dynamic.model == {"dynamic": "routing", "num_bases": 4,
-                                                                     "widths": tuple(SIZES.widths)}
+    assert static.model["dynamic"] == "static" and dynamic.model == {
+        "dynamic": "routing", "num_bases": 4, "widths": tuple(SIZES.widths), "static_stem": True, "head": "mcd"}
+    assert {k: v for k, v in static.model.items() if k != "dynamic"} == {
+        k: v for k, v in dynamic.model.items() if k not in ("dynamic", "num_bases")}
     assert (static.method, static.source, static.steps, static.options) == (dynamic.method, dynamic.source,
                                                                              dynamic.steps, dynamic.options)
-    # each adapts the source-only model of its own network: the table's source-only row is that run
-    assert static.init_from == D.spec("source_only", "uci", SIZES, dynamic="static")
-    assert dynamic.init_from == D.spec("source_only", "uci", SIZES, dynamic="routing")
-    assert static.init_modules == ("features", "classifier") and static.steps == SIZES.adapt_steps
-    assert static.options == {"num_k": SIZES.num_k, "one_step": SIZES.one_step, "lam": SIZES.lam}
+    # every run starts from random weights, its loss from the first step, as the authors' drt.py
+    assert static.init_from is None and static.steps == SIZES.steps
+    assert static.options == D.DRT_MCD and static.options["one_step"] and static.options["reverse"] == 4.0
+    assert static.options["lam"] == pytest.approx(50 * 10 / 345, abs=1e-3)  # eta = 50 over 345 classes, on 10
+    assert static.weight_decay == 5e-4 and static.schedule == "thirds"
+    so = D.spec("source_only", "uci", SIZES)
+    assert (so.steps, so.lr, so.weight_decay, so.model) == (static.steps, static.lr, static.weight_decay, static.model)
     cpu = torch.device("cpu")
     assert run_key(static, 0, cpu) != run_key(dynamic, 0, cpu)
     adda = D.adda_spec("uci", SIZES, dynamic="routing")
     assert adda.init_from == D.spec("source_only", "uci", SIZES, dynamic="routing")
     single = D.single_domain_spec("syn", SIZES)
     assert single.source == single.target == "syn" and single.steps == SIZES.single_steps
+
+
+def test_the_static_stem_leaves_conv1_without_a_branch_and_coefficients_skip_it():
+    net = methods.create("mcd", 10, (3, 32, 32), backbone="drt-digits", static_stem=True, widths=(8, 12, 16), seed=0)
+    body = net.features.body
+    assert body.conv1.branch is None and body.conv2.branch is not None and body.conv3.branch is not None
+    coeffs = D.coefficients(net, torch.rand(6, 3, 32, 32))
+    assert set(coeffs) == {"conv2", "conv3"} and coeffs["conv2"].shape == (6, 4)
+    with pytest.raises(ValueError, match="static_stem"):
+        methods.create("mcd", 10, (3, 32, 32), static_stem=True)
 
 
 def test_widths_reach_the_network_and_belong_to_the_drt_backbone_only():
@@ -211,7 +225,8 @@ def test_drt_mcd_never_sees_target_labels_and_is_deterministic():
     states = []
     for t, seed in ((task, 0), (permuted, 0), (task, 0), (task, 1)):
         m = methods.create("mcd", 10, t.image_shape, backbone="drt-digits", dynamic="routing", widths=(8, 12, 16),
-                           num_k=1, lam=1.0, seed=seed)
+                           static_stem=True, head="mcd", **D.DRT_MCD, seed=seed)
+        torch.manual_seed(seed)  # the heads' dropout draws from the global generator
         states.append(fit(m, t, 5, 8, lr=0.01, seed=seed, progress=False, device="cpu",
                           eval_every=5).method.state_dict())
     assert all(torch.equal(states[0][k], s[k]) for s in states[1:3] for k in states[0])

@@ -21,10 +21,14 @@ def _x(b=4, c=5, side=9, seed=1):
 
 
 def _force_branch(layer, bias):
-    """Make the branch's output the constant ``bias`` (zero last-layer weights)."""
+    """Make the branch's output the constant ``bias``: its last layer (bias-free, as the authors') swapped for a
+    Linear with zero weights and that bias."""
+    last = layer.branch[2]
+    const = torch.nn.Linear(last.in_features, last.out_features)
     with torch.no_grad():
-        layer.branch[2].weight.zero_()
-        layer.branch[2].bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        const.weight.zero_()
+        const.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+    layer.branch[2] = const
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -227,3 +231,17 @@ def test_routing_learns_a_kernel_per_domain_that_no_static_kernel_can_fit(varian
             floor = F.mse_loss(F.conv2d(x[:, :1], kernels.mean(0), padding=1), y).item()
     assert losses["static"] > 0.8 * floor > 0.1
     assert losses[variant] < 0.05 * losses["static"]
+
+
+def test_branch_and_bases_start_as_the_authors_dynamic_resnet():
+    layer = DynamicConv2d(64, 32, 3, padding=1, variant="routing", num_bases=4)
+    first, last = layer.branch[0], layer.branch[2]
+    assert first.bias is None and last.bias is None and first.out_features == 64 // 16  # reduction 16, no bias
+    w = torch.cat([first.weight.flatten(), last.weight.flatten()])
+    assert abs(float(w.std()) - 0.01) < 0.003  # N(0, 0.01)
+    pi = layer.dynamic_coefficients(torch.randn(8, 64, 6, 6))["routing"]
+    assert torch.allclose(pi, torch.full_like(pi, 0.25), atol=0.01)  # every image starts near the uniform mix
+    # a 1 x 1 basis is drawn on its own fan-in, so its norm matches W0's (not 1/k of it)
+    one = DynamicConv2d(64, 32, 5, padding=2, variant="routing", residual="1x1", num_bases=4)
+    ratio = float(one.basis(0).norm() / one.weight.norm())
+    assert 0.8 < ratio < 1.25

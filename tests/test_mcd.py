@@ -119,3 +119,69 @@ def test_bad_options_are_explained():
     m = methods.create("mcd", 10, task.image_shape, seed=0)
     with pytest.raises(ValueError, match="target images"):
         m.update(Batch(task.source.images[:4], task.source.labels[:4]), 0.0, make_optimizer(m, 0.01))
+
+
+def test_drt_label_smoothing_and_class_balance_against_hand_computations():
+    from uda_nb.methods.mcd import class_balance, smoothed_cross_entropy
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]))
+    target = torch.tensor([0, 2])
+    eps = 0.1  # true class 0.9, others 0.05 each (eps / (K - 1))
+    hand = -(0.9 * torch.log(torch.tensor(0.7)) + 0.05 * torch.log(torch.tensor(0.2)) + 0.05 * torch.log(torch.tensor(0.1))
+             + 0.9 * torch.log(torch.tensor(0.6)) + 0.05 * torch.log(torch.tensor(0.1)) + 0.05 * torch.log(torch.tensor(0.3))) / 2
+    assert float(smoothed_cross_entropy(logits, target, eps)) == pytest.approx(float(hand), rel=1e-5)
+    assert float(smoothed_cross_entropy(logits, target, 0.0)) == pytest.approx(float(F.cross_entropy(logits, target)))
+    # mean prediction (0.4, 0.25, 0.35): -mean log(p_k + 1e-6); a uniform batch gives log 3, the minimum
+    mean_p = torch.tensor([0.4, 0.25, 0.35])
+    assert float(class_balance(logits)) == pytest.approx(float(-torch.log(mean_p + 1e-6).mean()), rel=1e-5)
+    assert float(class_balance(torch.zeros(4, 3))) == pytest.approx(float(torch.log(torch.tensor(3.0))), rel=1e-5)
+
+
+def test_the_more_confident_head_predicts_per_image():
+    task = toy_task()
+    m = methods.create("mcd", 10, task.image_shape, seed=0).eval()
+    x = task.target.images[:12]
+    with torch.no_grad():
+        z = m.features(x)
+        l1, l2 = m.classifier(z), m.classifier2(z)
+        out = m(x)
+    pick2 = l2.max(1).values > l1.max(1).values
+    assert torch.equal(out[pick2], l2[pick2]) and torch.equal(out[~pick2], l1[~pick2])
+    m.predict = "f1"
+    with torch.no_grad():
+        assert torch.equal(m(x), l1)
+    with pytest.raises(ValueError, match="predict"):
+        methods.create("mcd", 10, task.image_shape, predict="average")
+
+
+def test_one_step_gradients_match_a_hand_computation_with_the_reversal():
+    """DRT's one step: the classifiers get the gradient of CE + gamma B - lam d (they ascend d), the generator that of
+    CE + gamma B + reverse * lam * d (it descends d through the reversal layer). Eval mode: no dropout draws."""
+    from uda_nb.methods.mcd import class_balance, smoothed_cross_entropy
+    task = toy_task()
+    m = methods.create("mcd", 10, task.image_shape, seed=0, one_step=True, lam=1.5, reverse=4.0, class_balance=0.01,
+                       label_smoothing=0.01).eval()
+    batch = _batch(task, 8)
+    opt = make_optimizer(m, 0.0, momentum=0.0)  # lr 0: the step leaves the gradients in .grad
+    m.update(batch, 0.5, opt)
+    got = {n: p.grad.clone() for n, p in m.named_parameters()}
+
+    def parts():
+        z = m.features(torch.cat([batch.x_s, batch.x_t]))
+        o1, o2 = m.classifier(z), m.classifier2(z)
+        base = (smoothed_cross_entropy(o1[:8], batch.y_s, 0.01) + smoothed_cross_entropy(o2[:8], batch.y_s, 0.01)
+                + 0.01 * (class_balance(o1[8:]) + class_balance(o2[8:])))
+        return base, classifier_discrepancy(m.classifier(z[8:]), m.classifier2(z[8:]))
+
+    names = [n for n, _ in m.named_parameters()]
+    params = list(m.parameters())
+    base, d = parts()
+    g_base = torch.autograd.grad(base, params, allow_unused=True)
+    base, d = parts()
+    g_d = torch.autograd.grad(d, params, allow_unused=True)
+    for n, gb, gd in zip(names, g_base, g_d):
+        gb = torch.zeros_like(got[n]) if gb is None else gb
+        gd = torch.zeros_like(got[n]) if gd is None else gd
+        want = gb + (4.0 * 1.5 * gd if n.startswith("features") else -1.5 * gd)
+        assert torch.allclose(got[n], want, atol=1e-6), n
+    with pytest.raises(ValueError, match="one-step"):
+        methods.create("mcd", 10, task.image_shape, class_balance=0.01)

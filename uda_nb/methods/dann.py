@@ -74,16 +74,23 @@ class DANN(Method):
 
     Source and target go through the feature extractor in one concatenated batch (half source, half target,
     as in the paper's 128-image batches). ``disc_lr_mult`` scales the domain classifier's learning rate (1 in
-    the paper; a slower or faster adversary is a knob of the recipe search in ``benchmarks/``).
+    the paper; a slower or faster adversary is a knob of the recipe search in ``benchmarks/``). ``entropy``: the
+    weight ``alpha`` of a target entropy term ``alpha * mean_j H(softmax(G_y(f_t_j)))`` (0, the paper: DANN has
+    none); GSDA's L^c carries the same term (its eq. 4-5), so a DANN control with GSDA's ``alpha`` compares the
+    alignment alone (05_gsda's partial-DA rows).
     """
 
     name = "dann"
 
     def __init__(self, features: nn.Module, classifier: nn.Module, discriminator: nn.Module,
-                 gamma: float = 10.0, lambda_max: float = 1.0, disc_lr_mult: float = 1.0):
+                 gamma: float = 10.0, lambda_max: float = 1.0, disc_lr_mult: float = 1.0, entropy: float = 0.0):
         super().__init__(features, classifier)
         if disc_lr_mult <= 0:
             raise ValueError(f"disc_lr_mult must be positive, got {disc_lr_mult}.")
+        if isinstance(entropy, bool) or not isinstance(entropy, (int, float)) or not entropy >= 0:
+            raise ValueError(f"entropy (the target entropy weight alpha) must be a number >= 0, got {entropy!r}; "
+                             "0 is DANN's paper, 0.2 GSDA's partial-DA value.")
+        self.entropy = float(entropy)
         self.lr_mult = {**self.lr_mult, "adversarial": float(disc_lr_mult)}
         self.discriminator = discriminator
         self.domain_loss = DomainAdversarialLoss(discriminator)
@@ -104,5 +111,11 @@ class DANN(Method):
         coeff = self.adaptation_factor(progress)
         loss_dom, dom_acc = self.domain_loss(f_s, f_t, coeff)
         loss = loss_cls + loss_dom
+        logs = {}
+        if self.entropy:
+            log_p = F.log_softmax(self.classifier(f_t), dim=1)
+            ent = -(log_p.exp() * log_p).sum(dim=1).mean()
+            loss = loss + self.entropy * ent
+            logs["entropy"] = ent.detach()
         return loss, {"loss": loss.detach(), "loss_cls": loss_cls.detach(), "loss_domain": loss_dom.detach(),
-                      "domain_acc": dom_acc, "lambda": torch.tensor(coeff)}
+                      "domain_acc": dom_acc, "lambda": torch.tensor(coeff), **logs}

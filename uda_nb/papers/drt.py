@@ -218,12 +218,14 @@ def source_domain_study(loo: LeaveOneOut, labels: tuple[str, ...], singles: dict
                         targets=DOMAINS) -> pd.DataFrame:
     """Figure 2's numbers: for every target, model label, seed and source domain, the multi-source model's accuracy
     on that source domain's test split beside the single-domain model's (``singles[domain]``, one run per seed,
-    paired by seed), and the drop (points)."""
+    paired by seed; seeds without single-domain models are left out), and the drop (points)."""
     rows = []
     for target in targets:
         task = make_task(list(sources_of(target)), target, device="cpu")
         for label in labels:
             for r in loo.runs[label][target]:
+                if not any(s.seed == r.seed for s in singles[next(iter(singles))]):
+                    continue  # a seed without single-domain models (Figure 2 runs on the budget's figure seeds)
                 for dom, acc in per_domain_accuracy(r, task).items():
                     alone = next(s for s in singles[dom] if s.seed == r.seed).final["target_acc"] * 100.0
                     rows.append({"target": target, "model": label, "seed": r.seed, "source domain": dom,
@@ -235,7 +237,7 @@ def source_domain_study(loo: LeaveOneOut, labels: tuple[str, ...], singles: dict
 
 
 def coefficients(method, images: torch.Tensor, batch_size: int = 500) -> dict[str, np.ndarray]:
-    """Each dynamic layer's coefficients on ``images`` ``(N, C, H, W)``: ``{layer: (N, K)}`` (routing) or
+    """Each dynamic layer's coefficients on ``images`` ``(N, C, H, W)`` (static layers left out): ``{layer: (N, K)}`` (routing) or
     ``(N, C_out)`` (attention), ``(N, C_out + K)`` for the combination (attention first)."""
     out: dict[str, list[np.ndarray]] = {}
     method = method.eval()
@@ -245,6 +247,8 @@ def coefficients(method, images: torch.Tensor, batch_size: int = 500) -> dict[st
             for name, layer in layers.items():
                 c = layer.coefficients
                 parts = [c[k] for k in ("attention", "routing") if k in c]
+                if not parts:  # a static layer (the static stem) has no coefficients
+                    continue
                 out.setdefault(name.split(".")[-1], []).append(torch.cat(parts, 1).cpu().numpy())
     return {name: np.concatenate(v) for name, v in out.items()}
 

@@ -21,7 +21,7 @@ from ..data import make_task
 from ..experiments import RunResult, RunSpec, run, run_seeds
 from ..metrics import discriminator_distance, extract_features
 from ..methods import create
-from ..methods.transpar import transferable_ratio
+from ..methods.transpar import REFERENCE_ENTROPY, transferable_ratio
 
 PAIRS = (("mnist", "mnistm"), ("syn", "street"))
 LR = 0.01  # 01_dann's recipe
@@ -63,16 +63,34 @@ PAPER_TABLE7 = {"RegDA": 70.9, "TransPar-RegDA": 72.4}
 MODULES = {"FE": "feature", "SH": "task", "DD": "adversarial"}
 
 
+#: MDD's optimiser as TLlib's (``examples/.../mdd.py``: SGD with Nesterov momentum, L2 weight decay 5e-4; its
+#: from-scratch digits recipe keeps lr 0.01), on TLlib's bottleneck and heads (:data:`uda_nb.methods.REFERENCE_HEADS`).
+#: With TransPar the decay is TransPar's own (eq. 15-16), so the wrapped optimizer has none.
+MDD_OPTIMIZER = {"optimizer": "nesterov", "weight_decay": 5e-4}
+#: MDD's network as network options, for a source-only baseline on it (``spec(..., mdd_network=True)``)
+MDD_NETWORK = {"head": "tllib", "bottleneck": 1024}
+
+
 def spec(method: str, source: str, target: str, budget: str | Budget | None = None,
          transpar: dict | None = None, **changes) -> RunSpec:
     """A run on ``source -> target`` with 01_dann's recipe (module docstring) on the pair's network
-    (:data:`MODELS`) and options (:data:`OPTIONS`); ``transpar``: ``None`` for the plain method or the TransPar settings (``{"ratio": tau}``)."""
+    (:data:`MODELS`) and options (:data:`OPTIONS`); MDD with TLlib's optimiser (:data:`MDD_OPTIMIZER`).
+    ``transpar``: ``None`` for the plain method or the TransPar settings (``{"ratio": tau}``); the entropy weight
+    defaults to the authors' for the method (:data:`uda_nb.methods.transpar.REFERENCE_ENTROPY`: 0.01 for MDD)."""
     budget = resolve_budget(budget)
     base = RunSpec.from_budget(method, budget, source=source, target=target, batch_size=budget.batch_size, lr=LR,
                                model=model_for(source, target), adist_samples=budget.adist_samples,
                                snapshot_samples=budget.tsne_points, options=options_for(method, source, target))
+    if method == "mdd":
+        changes = {**MDD_OPTIMIZER, **changes}
+    elif changes.pop("mdd_network", False):  # source-only on MDD's network and optimiser: MDD's matched baseline
+        changes = {**MDD_OPTIMIZER, "model": {**model_for(source, target), **MDD_NETWORK}, **changes}
     if transpar is not None:
-        changes["transpar"] = dict(transpar)
+        transpar = dict(transpar)
+        if method in REFERENCE_ENTROPY and REFERENCE_ENTROPY[method] != 0.1:
+            transpar.setdefault("entropy", REFERENCE_ENTROPY[method])
+        changes["transpar"] = transpar
+        changes["weight_decay"] = 0.0
     return RunSpec(**{**base.__dict__, **changes})
 
 
@@ -126,12 +144,14 @@ class TransParSizes:
     """Seeds and steps of one budget. ``table_steps``: every run of the method table (``None``: the budget's
     steps, so that DANN and source-only on mnist -> mnistm are 01_dann's runs); ``sweep_steps``: the ratio sweep
     (Figure 6) and the other DANN variants of 04_transpar (04a's TransPar-MDD variants are method-table runs);
-    ``ratio_images``: images per domain for the discriminator of eq. 11."""
+    ``ratio_images``: images per domain for the discriminator of eq. 11; ``figure_seeds``: how many of the seeds
+    the ratio sweep, the variants and Table VII use (the method table, the headline, uses all)."""
 
     seeds: int
     table_steps: int | None
     sweep_steps: int
     ratio_images: int = 1000
+    figure_seeds: int = 2
 
 
 #: sized from measured step times (benchmarks/RESULTS.md, "TransPar notebook sizing")
@@ -149,6 +169,8 @@ def sizes_for(budget: str | Budget | None) -> TransParSizes:
 
 #: the table's methods: label -> uda_nb method name
 TABLE_METHODS = {"source-only": "source_only", "DANN": "dann", "MDD": "mdd"}
+#: MDD's matched baseline: source-only on MDD's network and optimiser (TLlib's bottleneck and heads), plain only
+MDD_BASELINE = "source-only (MDD's network)"
 
 
 def pair_name(pair: tuple[str, str]) -> str:
@@ -167,21 +189,25 @@ def ratio_table(budget: str | Budget | None = None, seed: int = 0, pairs=PAIRS) 
 def method_table_runs(ratios: dict[tuple[str, str], float], seeds, budget: str | Budget | None = None,
                       pairs=PAIRS) -> dict[tuple[str, str, bool], list[RunResult]]:
     """Every method of :data:`TABLE_METHODS` plain and with TransPar at the pair's ratio, on every pair:
-    ``{(pair name, method label, with TransPar): runs over seeds}``."""
+    ``{(pair name, method label, with TransPar): runs over seeds}``, and :data:`MDD_BASELINE` plain."""
     out = {}
     for p in pairs:
         for label, name in TABLE_METHODS.items():
             for wrapped in (False, True):
                 tp = {"ratio": ratios[p]} if wrapped else None
                 out[(pair_name(p), label, wrapped)] = run_seeds(table_spec(name, *p, budget, transpar=tp), seeds)
+        out[(pair_name(p), MDD_BASELINE, False)] = run_seeds(table_spec("source_only", *p, budget, mdd_network=True),
+                                                             seeds)
     return out
 
 
 def table_spec(method: str, source: str, target: str, budget: str | Budget | None = None,
-               transpar: dict | None = None) -> RunSpec:
-    """A run of the method table: :func:`spec` for the budget's ``table_steps``."""
+               transpar: dict | None = None, mdd_network: bool = False) -> RunSpec:
+    """A run of the method table: :func:`spec` for the budget's ``table_steps`` (``mdd_network``: source-only on
+    MDD's network and optimiser, :data:`MDD_BASELINE`)."""
     steps = sizes_for(budget).table_steps
-    return spec(method, source, target, budget, transpar, **({} if steps is None else {"steps": steps}))
+    extra = {"mdd_network": True} if mdd_network else {}
+    return spec(method, source, target, budget, transpar, **extra, **({} if steps is None else {"steps": steps}))
 
 
 #: eq. 12's tau is rounded to one decimal, the grid of the sweep (Figure 6): the discriminator's own noise moves

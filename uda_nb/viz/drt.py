@@ -1,4 +1,5 @@
-"""Figures for DRT: the three dynamic residuals drawn on one layer, and the source-domain study (Figure 2).
+"""Figures for DRT: the three dynamic residuals drawn on one layer, the kernels a trained layer computes per image,
+and the source-domain study (Figure 2).
 
 Shapes: images ``(C, H, W)`` in ``[0, 1]``; kernels ``(C_out, C_in, k, k)``.
 """
@@ -65,6 +66,56 @@ def plot_dynamic_variants(images: Sequence[torch.Tensor], names: Sequence[str], 
                 ax.set_title(_VARIANT_TITLES[variant] if i == 0 else f"coefficients for {names[i]}", fontsize=9)
                 ax.tick_params(labelsize=8)
     fig.tight_layout()
+    return fig
+
+
+def plot_trained_kernels(method, images: Sequence[torch.Tensor], names: Sequence[str], layer: str = "conv2",
+                         channel: int = 0):
+    """What a *trained* dynamic layer computes for each image: the static kernel ``W0``, the image's residual
+    ``ΔW(x)`` and kernel ``W(x)`` (output ``channel``, summed over the input channels; one colour scale per row,
+    with its colour bar), and the routing coefficients ``π(x)`` behind them. ``method``: a trained method whose
+    ``features`` hold the dynamic layer named ``layer`` (``"conv2"`` of drt-digits); ``images``: ``(C, H, W)``
+    each. Rows: images. Returns the figure."""
+    from ..models.dynamic import dynamic_layers
+
+    layers = {name.split(".")[-1]: m for name, m in dynamic_layers(method.features).items()}
+    if layer not in layers or layers[layer].branch is None:
+        dynamic = [n for n, m in layers.items() if m.branch is not None]
+        raise ValueError(f"plot_trained_kernels: {layer!r} is not a dynamic layer of this network; its dynamic layers "
+                         f"are {dynamic}.")
+    conv = layers[layer]
+    seen: list[torch.Tensor] = []
+    hook = conv.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach()))
+    was_training = method.training
+    method.eval()
+    try:
+        with torch.no_grad():
+            for image in images:
+                method.features(image.unsqueeze(0).to(next(method.parameters()).device))
+    finally:
+        hook.remove()
+        method.train(was_training)
+    fig, axes = plt.subplots(len(images), 4, figsize=(10.5, 2.4 * len(images)),
+                             gridspec_kw={"width_ratios": [1, 1, 1, 1.5]}, squeeze=False)
+    with torch.no_grad():
+        for r, (x, name) in enumerate(zip(seen, names)):
+            coeff = conv.dynamic_coefficients(x)
+            w0 = conv.weight[channel].sum(0).cpu()
+            w = conv.kernel_for(x)[0, channel].sum(0).cpu()
+            vmax = float(max(w0.abs().max(), w.abs().max()))
+            for ax, kernel, title in zip(axes[r, :3], (w0, w - w0, w), ("W0 (static)", f"ΔW({name})", f"W({name})")):
+                im = ax.imshow(kernel.numpy(), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+                ax.set_title(title, fontsize=11)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            fig.colorbar(im, ax=axes[r, :3].tolist(), shrink=0.8, pad=0.02)
+            ax = axes[r, 3]
+            pi = coeff["routing"][0].cpu().tolist() if "routing" in coeff else []
+            ax.bar([f"π{j + 1}" for j in range(len(pi))], pi, color="tab:blue")
+            ax.axhline(1 / max(1, len(pi)), color="0.4", ls="--", lw=1)
+            ax.set_ylim(0, 1)
+            ax.set_title(f"routing coefficients for {name}", fontsize=11)
+            ax.tick_params(labelsize=10)
     return fig
 
 
