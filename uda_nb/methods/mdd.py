@@ -48,9 +48,13 @@ Mapping to the reference, Transfer-Learning-Library ``tllib/alignment/mdd.py``:
   start: psi first learns from the source labels alone), 0.1 tanh(1) ~ 0.076 at ``p = 0.1`` and ~0.1 from
   ``p ~ 0.3`` on. For a run of ``S`` steps that should follow the reference's per-iteration curve exactly, pass
   ``lambda_gamma = S / 1000``.
-* Not reproduced: the reference's bottleneck (pool - fc1024 - BN - ReLU - dropout 0.5) and two-layer heads of width
-  1024, and its 0.1 learning rate on a pretrained backbone; :func:`uda_nb.methods.create` builds f' like f,
-  ``Classifier(features.out_features, num_classes, dropout=dropout)``, on the task's usual feature extractor.
+* The network is TLlib's by default (:data:`uda_nb.methods.REFERENCE_HEADS`): a bottleneck Linear(D, 1024) -
+  BatchNorm - ReLU - Dropout 0.5 (N(0, 0.005), bias 0.1) on the task's feature extractor, then f and f' each
+  Linear(1024, 1024) - ReLU - Dropout 0.5 - Linear(1024, K) (N(0, 0.01), bias 0); ``head="mlp", bottleneck=0``
+  gives DANN's fc100-fc100 heads instead. TLlib's optimiser (SGD with Nesterov momentum, weight decay 5e-4) is the
+  run spec's (:data:`uda_nb.papers.transpar.MDD_OPTIMIZER`). Not reproduced: TLlib's 0.1 learning rate on the
+  backbone, its convention for a *pretrained* backbone; our digits networks train from scratch
+  (docs/references/mdd.md).
 
 Predictions (``forward``) use f; f' exists only for training.
 """
