@@ -89,8 +89,8 @@ class DRTSizes:
 #: first seed, so its runs come from the same cache entries.
 SIZES = {
     "smoke": DRTSizes(1, 20, 20, batch_size=16, figure_seeds=1, eval_samples=100, evals=1),
-    "lecture": DRTSizes(1, 800, 800, figure_seeds=1),
-    "report": DRTSizes(3, 800, 800),
+    "lecture": DRTSizes(1, 700, 700, figure_seeds=1),
+    "report": DRTSizes(3, 700, 700),
     "paper": DRTSizes(5, 20000, 20000, batch_size=64, widths=(32, 48, 64), figure_seeds=5, eval_samples=2000,
                       evals=20),
 }
