@@ -76,6 +76,11 @@ def test_combined_is_one_plus_lambda_times_w0_plus_the_routed_residual(impl):
 @pytest.mark.parametrize("residual,k,padding,stride", [("full", 3, 1, 1), ("full", 5, 0, 2), ("1x1", 3, 1, 1)])
 def test_batched_equals_a_per_sample_loop(variant, impl, channels_last, residual, k, padding, stride):
     layer = _layer(variant, impl, residual, k=k, padding=padding, stride=stride)
+    if layer.branch is not None:  # a trained-like branch: N(0, 0.01) at initialisation gives near-equal coefficients
+        with torch.no_grad():
+            for m in layer.branch:
+                if isinstance(m, torch.nn.Linear):
+                    m.weight.normal_(0.0, 1.0)
     x = _x(b=5, side=11)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -237,7 +242,7 @@ def test_branch_and_bases_start_as_the_authors_dynamic_resnet():
     layer = DynamicConv2d(64, 32, 3, padding=1, variant="routing", num_bases=4)
     first, last = layer.branch[0], layer.branch[2]
     assert first.bias is None and last.bias is None and first.out_features == 64 // 16  # reduction 16, no bias
-    w = torch.cat([first.weight.flatten(), last.weight.flatten()])
+    w = torch.cat([first.weight.flatten(), last.weight.flatten()]).detach()
     assert abs(float(w.std()) - 0.01) < 0.003  # N(0, 0.01)
     pi = layer.dynamic_coefficients(torch.randn(8, 64, 6, 6))["routing"]
     assert torch.allclose(pi, torch.full_like(pi, 0.25), atol=0.01)  # every image starts near the uniform mix

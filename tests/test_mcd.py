@@ -48,7 +48,8 @@ def test_each_substep_updates_only_its_roles(num_k):
 
 def test_step_b_raises_the_target_discrepancy_and_step_c_lowers_it():
     task = toy_task()
-    m = methods.create("mcd", 10, task.image_shape, seed=0, lam=1.0, num_k=1)
+    # DANN's heads (no dropout): the discrepancy read between sub-steps is then a function of the weights alone
+    m = methods.create("mcd", 10, task.image_shape, seed=0, lam=1.0, num_k=1, head="mlp")
     batch = _batch(task, 32)
     opt = make_optimizer(m, 0.05, momentum=0.0)
     seen = []
@@ -73,7 +74,7 @@ def test_lambda_weighs_the_discrepancy_in_steps_b_and_c():
     batch = _batch(task)
     grads = {}
     for lam in (1.0, 50.0):
-        m = methods.create("mcd", 10, task.image_shape, seed=0, lam=lam, num_k=1)
+        m = methods.create("mcd", 10, task.image_shape, seed=0, lam=lam, num_k=1, head="mlp")  # no dropout draws
         opt = make_optimizer(m, 0.0 + 1e-12, momentum=0.0)  # a negligible step: the weights stay put
         captured = []
         orig = opt.step
@@ -81,7 +82,7 @@ def test_lambda_weighs_the_discrepancy_in_steps_b_and_c():
                                              for r, ps in m.roles().items()}), orig())
         m.update(batch, 0.0, opt)
         grads[lam] = captured
-    ref = methods.create("mcd", 10, task.image_shape, seed=0)
+    ref = methods.create("mcd", 10, task.image_shape, seed=0, head="mlp")
     z_s, z_t = ref.features(batch.x_s).detach(), ref.features(batch.x_t).detach()
     ce = F.cross_entropy(ref.classifier(z_s), batch.y_s) + F.cross_entropy(ref.classifier2(z_s), batch.y_s)
     d = classifier_discrepancy(ref.classifier(z_t), ref.classifier2(z_t))
@@ -103,6 +104,7 @@ def test_target_labels_never_reach_training_and_runs_are_deterministic():
     states = []
     for t in (task, permuted, task):
         m = methods.create("mcd", 10, t.image_shape, seed=0, num_k=2)
+        torch.manual_seed(0)  # the heads' dropout draws from the global generator (experiments.run seeds it)
         res = fit(m, t, 6, 8, lr=0.01, seed=0, progress=False, device="cpu", eval_every=3)
         states.append(res.method.state_dict())
     for s in states[1:]:

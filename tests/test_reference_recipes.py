@@ -23,11 +23,11 @@ def test_mdd_is_built_on_tllibs_bottleneck_and_heads():
     assert isinstance(m.features, Bottleneck) and m.features.out_features == 1024
     linear, bn = m.features.bottleneck[0], m.features.bottleneck[1]
     assert isinstance(bn, nn.BatchNorm1d) and isinstance(m.features.bottleneck[3], nn.Dropout)
-    assert torch.all(linear.bias == 0.1) and abs(float(linear.weight.std()) - 0.005) < 0.001
+    assert torch.all(linear.bias == 0.1) and abs(float(linear.weight.detach().std()) - 0.005) < 0.001
     for head in (m.classifier, m.adversary):
         layers = [l for l in head.net if isinstance(l, nn.Linear)]
         assert [(l.in_features, l.out_features) for l in layers] == [(1024, 1024), (1024, 10)]
-        assert all(torch.all(l.bias == 0) and abs(float(l.weight.std()) - 0.01) < 0.002 for l in layers)
+        assert all(torch.all(l.bias == 0) and abs(float(l.weight.detach().std()) - 0.01) < 0.002 for l in layers)
         assert any(isinstance(l, nn.Dropout) and l.p == 0.5 for l in head.net)
     # the bottleneck belongs to the feature role: TransPar's FE, the A-distance's features
     assert set(map(id, m.features.bottleneck.parameters())) <= set(map(id, m.roles()["feature"]))
