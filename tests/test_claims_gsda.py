@@ -1,5 +1,5 @@
 """Claims test: GSDA at a reduced budget (about two minutes): on mnist -> mnistm, seeds 0 and 1, Table 1's
-global-only and full rows of notebooks/05_gsda.ipynb (uda_nb.papers.gsda, 750 steps), no caching, without the
+global-only and full rows of notebooks/05_gsda.ipynb (uda_nb.papers.gsda, 500 steps since 2026-12-07), no caching, without the
 A-distance curve and feature snapshots (they only read the network, so the accuracies are the notebook's).
 
 What it checks: full GSDA trains with finite losses on every logged row, learns the source, and is not below
