@@ -248,5 +248,5 @@ def test_branch_and_bases_start_as_the_authors_dynamic_resnet():
     assert torch.allclose(pi, torch.full_like(pi, 0.25), atol=0.01)  # every image starts near the uniform mix
     # a 1 x 1 basis is drawn on its own fan-in, so its norm matches W0's (not 1/k of it)
     one = DynamicConv2d(64, 32, 5, padding=2, variant="routing", residual="1x1", num_bases=4)
-    ratio = float(one.basis(0).norm() / one.weight.norm())
+    ratio = float(one.basis(0).detach().norm() / one.weight.detach().norm())
     assert 0.8 < ratio < 1.25
