@@ -215,3 +215,13 @@ def test_executed_notebooks_keep_their_widgets_but_not_a_raw_widget_repr():
     assert outs[0]["data"]["text/plain"] == INTERACTIVE_NOTE and WIDGET_MIME in outs[0]["data"]  # Jupyter still draws it
     assert outs[1]["data"]["text/plain"] == PROGRESS  # a progress bar is left for the HTML step to drop
     assert nb.cells[1].source == "interactive(children= in prose stays"
+
+
+def test_report_pages_take_the_notebooks_title_and_link_back_to_the_index():
+    from uda_nb.reports.html_export import page_title, to_html
+    nb = tiny_executed_notebook()
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("# DANN: a <tiny> report\n\nText."))
+    page = to_html(nb)
+    assert page_title(nb) == "DANN: a <tiny> report"
+    assert "<title>DANN: a &lt;tiny&gt; report</title>" in page and "<title>Notebook</title>" not in page
+    assert page.count("href='index.html'") == 1

@@ -212,7 +212,27 @@ def to_html(nb) -> str:
     resources = {"uda_nb_extra_css": _EXTRA_CSS, "uda_nb_mathjax": mathjax_payload() if needs_math(page) else "",
                  "uda_nb_mathjax_config": _MATHJAX_CONFIG, "uda_nb_mathjax_loader": _MATHJAX_LOADER}
     body, _ = exporter().from_notebook_node(page, resources=resources)
-    return body
+    return with_title_and_index_link(body, page_title(nb))
+
+
+def page_title(nb) -> str:
+    """The notebook's first Markdown heading (``# DANN: ...``), the page's title; ``"uda_nb report"`` if none."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return "uda_nb report"
+
+
+def with_title_and_index_link(body: str, title: str) -> str:
+    """``body`` with ``<title>`` set to ``title`` (nbconvert writes "Notebook") and a link back to the reports
+    index (``index.html`` beside every report) at the top of the page."""
+    safe = html_lib.escape(title)
+    body = re.sub(r"<title>.*?</title>", f"<title>{safe}</title>", body, count=1, flags=re.S)
+    link = ("<nav style='margin:0.6em 1em;font-family:system-ui,sans-serif'>"
+            "<a href='index.html'>← all reports</a></nav>")
+    return re.sub(r"(<body[^>]*>)", r"\1" + link, body, count=1)
 
 
 def html_problems(page: str) -> list[str]:
