@@ -12,8 +12,8 @@ from torch import nn
 from uda_nb import methods
 from uda_nb.experiments import RunSpec, run, run_key
 from uda_nb.methods import Batch, Method
-from uda_nb.methods.transpar import (TargetEntropy, TransPar, TransParConfig, apply_transpar,
-                                     ratio_from_proxy_a_distance, transferable_ratio)
+from uda_nb.methods.transpar import (TargetEntropy, TransPar, TransParConfig, apply_transpar, kth_largest,
+                                     ratio_from_proxy_a_distance, top_mask, transferable_ratio)
 from uda_nb.train import fit, make_optimizer
 from conftest import toy_task, with_permuted_target_labels
 
@@ -71,6 +71,27 @@ def test_kept_fraction_is_tau_per_group_and_one_minus_tau_for_the_adversarial_mo
     kept = opt.masks[w_f]
     assert score[kept].min() >= score[~kept].max()
     assert not torch.equal(before, w_f.detach())
+
+
+@pytest.mark.parametrize("kind", ["distinct", "mostly_zero", "three_values", "ascending", "small"])
+def test_the_ranking_selects_exactly_the_largest_with_ties_broken_by_position(kind):
+    g = torch.Generator().manual_seed(0)
+    n = 5_000 if kind == "small" else 300_000  # above the size where the sampled bracket is used
+    values = {"distinct": torch.rand(n, generator=g), "small": torch.rand(n, generator=g),
+              # a ReLU network's scores: most gradients exactly zero, so the threshold often falls in a tie
+              "mostly_zero": torch.rand(n, generator=g) * (torch.rand(n, generator=g) < 0.3),
+              "three_values": torch.randint(0, 3, (n,), generator=g).float(),
+              "ascending": torch.arange(n, dtype=torch.float32)}[kind]
+    descending = torch.sort(values, descending=True).values
+    for keep in (1, n // 10, n // 2, n - n // 10, n - 1):
+        assert kth_largest(values, keep) == descending[keep - 1]
+        mask = top_mask(values, keep)
+        assert int(mask.sum()) == keep
+        assert values[mask].min() >= values[~mask].max()
+        tied = torch.nonzero(values == descending[keep - 1]).view(-1)
+        chosen = tied[mask[tied]]
+        assert torch.equal(chosen, tied[:chosen.numel()])  # the first tied entries by position
+    assert int(top_mask(values, 0).sum()) == 0 and bool(top_mask(values, n).all())
 
 
 def test_sgd_momentum_step_by_hand_paper_rule():

@@ -219,8 +219,9 @@ def data_versions(spec: RunSpec) -> dict[str, int]:
 #: recipe versions of the pieces whose code changed results after RUNS_VERSION 2, so that their cached runs are
 #: retrained while every other run keeps its key. 2 (2026-12-07, issue 40): MCD's one-step form with DRT's
 #: heads, balance and smoothing; MDD on TLlib's bottleneck and heads; drt-digits' branch initialised as the
-#: authors'; TransPar's reference defaults (docs/references/).
-RECIPE_VERSIONS = {"method": {"mcd": 2, "mdd": 2}, "backbone": {"drt-digits": 2}, "transpar": 2}
+#: authors'; TransPar's reference defaults (docs/references/). TransPar 3: ties at the ranking threshold are
+broken by position (``methods.transpar.top_mask``; a partial sort broke them arbitrarily).
+RECIPE_VERSIONS = {"method": {"mcd": 2, "mdd": 2}, "backbone": {"drt-digits": 2}, "transpar": 3}
 
 
 def recipe_version(spec: RunSpec) -> int:
