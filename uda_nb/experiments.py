@@ -220,7 +220,7 @@ def data_versions(spec: RunSpec) -> dict[str, int]:
 #: retrained while every other run keeps its key. 2 (2026-12-07, issue 40): MCD's one-step form with DRT's
 #: heads, balance and smoothing; MDD on TLlib's bottleneck and heads; drt-digits' branch initialised as the
 #: authors'; TransPar's reference defaults (docs/references/). TransPar 3: ties at the ranking threshold are
-broken by position (``methods.transpar.top_mask``; a partial sort broke them arbitrarily).
+#: broken by position (``methods.transpar.top_mask``; a partial sort broke them arbitrarily).
 RECIPE_VERSIONS = {"method": {"mcd": 2, "mdd": 2}, "backbone": {"drt-digits": 2}, "transpar": 3}
 
 
