@@ -3,6 +3,8 @@ ranges, gradients, recording and bad arguments."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -250,3 +252,21 @@ def test_branch_and_bases_start_as_the_authors_dynamic_resnet():
     one = DynamicConv2d(64, 32, 5, padding=2, variant="routing", residual="1x1", num_bases=4)
     ratio = float(one.basis(0).detach().norm() / one.weight.detach().norm())
     assert 0.8 < ratio < 1.25
+
+
+def test_fan_in_branch_init_is_nn_linears_and_starts_its_hidden_units_at_the_authors_scale():
+    torch.manual_seed(0)
+    ref = DynamicConv2d(16, 32, 5, padding=2, variant="routing", num_bases=4)
+    fan = DynamicConv2d(16, 32, 5, padding=2, variant="routing", num_bases=4, branch_init="fan_in")
+    first = fan.branch[0].weight.detach()
+    assert abs(float(first.std()) - 1 / math.sqrt(3 * 16)) < 0.03  # nn.Linear's uniform(-1/sqrt(16), 1/sqrt(16))
+    assert float(first.abs().max()) <= 1 / math.sqrt(16)
+    x = torch.rand(64, 16, 8, 8)  # a ReLU layer's output, pooled by the branch
+    hidden = lambda layer: layer.branch[1](layer.branch[0](x.mean((2, 3)))).abs().mean()
+    # on 16 pooled channels the authors' N(0, 0.01) starts the hidden units far below what it gives a
+    # 1024-channel ResNet block; the fan-in init starts them at least that high
+    wide = DynamicConv2d(1024, 64, 3, padding=1, variant="routing", num_bases=4)
+    h_wide = wide.branch[1](wide.branch[0](torch.rand(64, 1024))).abs().mean()
+    assert hidden(ref) < h_wide / 4 < hidden(fan)
+    with pytest.raises(ValueError, match="branch_init"):
+        DynamicConv2d(16, 32, 3, variant="routing", branch_init="xavier")

@@ -123,3 +123,11 @@ def test_bad_dynamic_options_are_explained():
         DynamicDigitsFeatures(3, image_size=28)
     with pytest.raises(ValueError, match=r"built for \(N, 3, 32, 32\)"):
         DynamicDigitsFeatures(3)(torch.rand(2, 3, 16, 16))
+
+
+def test_branch_init_reaches_every_dynamic_layer_and_only_drt_digits_takes_it():
+    net = methods.create("mcd", 10, (3, 32, 32), backbone="drt-digits", static_stem=True, branch_init="fan_in", seed=0)
+    layers = [m for m in net.modules() if getattr(m, "branch", None) is not None]
+    assert len(layers) == 2 and all(m.branch_init == "fan_in" for m in layers)  # conv2 and conv3; conv1 static
+    with pytest.raises(ValueError, match="branch_init='fan_in' is an option of the drt-digits network"):
+        methods.create("dann", 10, (3, 32, 32), branch_init="fan_in")

@@ -33,7 +33,8 @@ BACKBONES = {"classification": ("digits", "drt-digits") + RESNETS,
              "keypoints": ("heatmap-tiny", "heatmap-lean", "heatmap-small", "heatmap-medium", "resnet18")}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
 _NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
-                    "num_bases", "widths", "temperature", "residual", "head", "static_stem", "bottleneck")
+                    "num_bases", "widths", "temperature", "residual", "head", "static_stem", "bottleneck",
+                    "branch_init")
 #: each method's reference classifier heads (``head=None``): MCD's and DRT's BatchNorm heads, MDD's TLlib heads of
 #: width 1024 on a 1024-d bottleneck (docs/references/mcd.md, mdd.md); DANN's fc100-fc100 otherwise
 REFERENCE_HEADS = {"mcd": ("mcd", (100, 100), 0), "mdd": ("tllib", (1024,), 1024)}
@@ -44,7 +45,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
            disc_hidden: tuple[int, ...] = (100,), weights: str | None = None, norm_layer: str = "batch",
            dynamic: str | None = None, num_bases: int = 4, widths: tuple[int, ...] | None = None,
            temperature: float = 1.0, residual: str = "full", head: str | None = None, static_stem: bool = False,
-           bottleneck: int | None = None, seed: int | None = None, **options) -> Method:
+           bottleneck: int | None = None, branch_init: str = "reference", seed: int | None = None,
+           **options) -> Method:
     """A method on the network its task kind calls for.
 
     ``kind="classification"`` (default): DANN's digits network (:class:`uda_nb.models.DigitsFeatures` + heads);
@@ -68,6 +70,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     torchvision ResNets for real data (``weights=<local state dict>`` or random), static by default, with
     ``dynamic=...`` DRT's residual on every block's 3 x 3 convolution (:mod:`uda_nb.models.dynamic_resnet`).
     ``static_stem``: drt-digits with a static ``conv1`` (the authors' dynamic ResNet keeps its RGB stem static).
+    ``branch_init``: drt-digits' coefficient branches, ``"reference"`` (the authors' N(0, 0.01)) or ``"fan_in"``
+    (:data:`uda_nb.models.dynamic.BRANCH_INITS`).
     ``head``: the classifier heads, ``None`` for the method's reference (:data:`REFERENCE_HEADS`), ``"mlp"`` (DANN's
     fc100-fc100), ``"mcd"`` (fc100-fc100 with BatchNorm and dropout, as the MCD and DRT references:
     :func:`uda_nb.models.heads.bn_mlp`) or ``"tllib"`` (one hidden layer of 1024 with dropout, MDD's);
@@ -120,6 +124,10 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     if kind != "classification" and (head != "mlp" or bottleneck):
         raise ValueError(f"head={head!r} / bottleneck={bottleneck!r} shape classification heads; a keypoint task's "
                          "heads are heatmap heads.")
+    if branch_init != "reference" and backbone != "drt-digits":
+        raise ValueError(f"branch_init={branch_init!r} is an option of the drt-digits network (its narrow layers); "
+                         f"the {backbone!r} network keeps the authors' N(0, 0.01): pass backbone='drt-digits' or "
+                         "leave branch_init out.")
     if (dynamic is not None and not dynamic_ok) or (widths is not None and backbone != "drt-digits") or (
             temperature != 1.0 and not dynamic_ok) or (residual != "full" and not dynamic_ok):
         what = (f"dynamic={dynamic!r}" if dynamic is not None and not dynamic_ok else
@@ -155,6 +163,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
                                              batch_norm=True if batch_norm is None else bool(batch_norm),
                                              temperature=temperature, residual=residual,
                                              image_size=(height, width), static_stem=bool(static_stem),
+                                             branch_init=branch_init,
                                              **({} if widths is None else {"widths": tuple(widths)}))
         else:
             features = DigitsFeatures(channels, norm=norm, batch_norm=bool(batch_norm), image_size=(height, width))

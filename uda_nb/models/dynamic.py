@@ -63,6 +63,11 @@ from torch import nn
 VARIANTS = ("static", "attention", "routing", "combined")
 RESIDUALS = ("full", "1x1")
 IMPLS = ("mix", "grouped")
+#: the coefficient branch's initialisation: "reference", N(0, 0.01) as the authors' ``resnet_dra.py``;
+#: "fan_in", ``nn.Linear``'s own (uniform, std 1 / sqrt(3 fan_in)), which gives a narrow layer's branch the hidden
+#: activation scale that N(0, 0.01) gives on the authors' 256-2048-channel blocks (benchmarks/RESULTS.md,
+#: "DRT: the routing's saddle")
+BRANCH_INITS = ("reference", "fan_in")
 
 
 class DynamicConv2d(nn.Module):
@@ -71,7 +76,8 @@ class DynamicConv2d(nn.Module):
     in_channels, out_channels, kernel_size, stride, padding, bias: as ``nn.Conv2d`` (square kernels, no
     dilation or groups). variant: ``"static" | "attention" | "routing" | "combined"``; num_bases: ``K`` (4 in
     the paper); reduction, min_hidden: the coefficient branch's hidden width ``max(min_hidden, C_in //
-    reduction)``; temperature: the routing softmax's (module docstring; 1 in the paper); residual: ``"full"``
+    reduction)``; temperature: the routing softmax's (module docstring; 1 in the paper); branch_init:
+    :data:`BRANCH_INITS`; residual: ``"full"``
     (``Phi_i`` of ``W0``'s shape) or ``"1x1"`` (the reference code's 1 x 1
     residuals); impl: ``"grouped"`` (faster here) or ``"mix"`` (same numbers up to float rounding).
 
@@ -81,8 +87,12 @@ class DynamicConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
                  bias: bool = True, variant: str = "routing", num_bases: int = 4, reduction: int = 16,
-                 min_hidden: int = 4, residual: str = "full", impl: str = "grouped", temperature: float = 1.0):
+                 min_hidden: int = 4, residual: str = "full", impl: str = "grouped", temperature: float = 1.0,
+                 branch_init: str = "reference"):
         super().__init__()
+        if branch_init not in BRANCH_INITS:
+            raise ValueError(f"Unknown branch_init {branch_init!r}: choose one of {BRANCH_INITS} ('reference' is "
+                             "the authors' N(0, 0.01)).")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0 \
                 or not math.isfinite(temperature):
             raise ValueError(f"temperature must be a positive number (1 is the paper's softmax), got {temperature!r}.")
@@ -101,6 +111,7 @@ class DynamicConv2d(nn.Module):
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding = stride, padding
         self.variant, self.residual, self.impl = variant, residual, impl
+        self.branch_init = branch_init
         self.temperature = float(temperature)
         self.num_bases = num_bases if variant in ("routing", "combined") else 0
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
@@ -126,7 +137,8 @@ class DynamicConv2d(nn.Module):
         """``W0`` and the bias as ``nn.Conv2d``; each ``Phi_i`` drawn like a convolution of its own shape, so a
         full-size ``Phi_i`` has ``W0``'s scale and a 1 x 1 one ``W0``'s norm, as in the authors' code (their
         ``kaiming_normal`` on each kernel's own fan); with softmax weights the mix starts about ``1/sqrt(K)`` of it.
-        The branch's FC layers: N(0, 0.01), as ``resnet_dra.py``."""
+        The branch's FC layers: N(0, 0.01), as ``resnet_dra.py`` (``branch_init="reference"``), or ``nn.Linear``'s
+        own initialisation (``branch_init="fan_in"``)."""
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         fan_in = self.in_channels * self.kernel_size ** 2
         if self.bias is not None:
@@ -139,7 +151,10 @@ class DynamicConv2d(nn.Module):
         if self.branch is not None:
             for layer in self.branch:
                 if isinstance(layer, nn.Linear):
-                    nn.init.normal_(layer.weight, 0.0, 0.01)
+                    if self.branch_init == "reference":
+                        nn.init.normal_(layer.weight, 0.0, 0.01)
+                    else:
+                        layer.reset_parameters()
 
     def dynamic_coefficients(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"attention": Lambda(x) (B, C_out) in (0, 1), "routing": pi(x) (B, K) summing to 1}`` (the
