@@ -112,3 +112,16 @@ def test_sync_and_level_curves_plot_the_history_columns_they_name():
     plot_levels(frame, DISC_ACCURACIES, ax=axes[3])
     assert np.allclose(axes[3].lines[0].get_ydata(), [0.8, 0.7]) and axes[3].get_ylim()[0] == 0
     plt.close(fig)
+
+
+def test_gsda_runs_keep_features_only_where_the_notebook_draws_them(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(G, "run_seeds", lambda spec, seeds: seen.setdefault(len(seen), spec) and [])
+    G.ablation_runs([0], "report")
+    gsda = [s for s in seen.values() if s.method == "gsda"]
+    assert len(gsda) == len(G.PAIRS) * (len(G.ABLATION) + 1)  # Table 1's rows and the balanced source
+    assert all(s.adist_samples == 0 for s in gsda)  # the notebook draws no A-distance
+    drawn = {(s.source, s.target, s.options.get("levels")) for s in gsda if s.snapshot_samples}
+    assert drawn == {("mnist", "mnistm", ()), ("mnist", "mnistm", None)}  # t-SNE: global only and full GSDA
+    dann = [s for s in seen.values() if s.method == "dann"]
+    assert all(s == T.table_spec("dann", *p, "report") for s, p in zip(dann, G.PAIRS))  # still 04_transpar's
