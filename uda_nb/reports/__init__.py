@@ -302,6 +302,19 @@ def write_index(out_dir: Path) -> Path:
     return atomic_write(Path(out_dir) / "index.html", index_html(load_entries(Path(out_dir))).encode())
 
 
+def results_table(out_dir: Path) -> str:
+    """The README's results table, one row per ``*.claims.json`` in ``out_dir``: the report (linked), its title, the
+    claims' outcome counts (holds / fails / inconclusive) and the headline numbers. ``python -m uda_nb.reports
+    --results-table`` prints it; a test keeps README.md equal to it."""
+    rows = ["| report | paper | holds / fails / inconclusive | headline |", "|---|---|---|---|"]
+    for e in load_entries(Path(out_dir)):
+        n = e["outcomes"]
+        headline = "; ".join(f"{k} {v}" for k, v in e["headline"])
+        rows.append(f"| [{e['name']}](reports/{e['name']}.html) | {e['title']} | {n[HOLDS]} / {n[FAILS]} / "
+                    f"{n[INCONCLUSIVE]} | {headline} |")
+    return "\n".join(rows)
+
+
 def _resolve(arg: str, html_only: bool, out_dir: Path) -> Path:
     """A notebook argument (path or name) as the notebook to execute, or with ``html_only`` the executed copy."""
     name = Path(arg).name
@@ -335,8 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=reports_dir(), help="the reports folder (default reports/)")
     parser.add_argument("--html-only", action="store_true",
                         help="re-export the HTML of the notebooks already executed in --out, without running them")
+    parser.add_argument("--results-table", action="store_true",
+                        help="print README.md's results table from the claims files in --out, and stop")
     args = parser.parse_args(argv)
     out_dir = args.out.resolve()
+    if args.results_table:
+        print(results_table(out_dir))
+        return 0
     if args.notebooks:
         notebooks = [_resolve(a, args.html_only, out_dir) for a in args.notebooks]
     elif args.html_only:
