@@ -40,8 +40,9 @@ reports: $(STAMP)
 html: $(STAMP)
 	$(PY) -m uda_nb.reports --html-only $(foreach n,$(NB),$(basename $(notdir $(n))))
 
+# --allow-root when run as root, as in many containers (Jupyter refuses to start as root otherwise)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_fit.py
