@@ -225,3 +225,21 @@ def test_report_pages_take_the_notebooks_title_and_link_back_to_the_index():
     assert page_title(nb) == "DANN: a <tiny> report"
     assert "<title>DANN: a &lt;tiny&gt; report</title>" in page and "<title>Notebook</title>" not in page
     assert page.count("href='index.html'") == 1
+
+
+def test_code_is_folded_and_figures_take_their_caption_as_alt_text():
+    from uda_nb.reports.html_export import figure_caption, to_html
+    nb = tiny_executed_notebook()
+    nb.cells.insert(2, nbformat.v4.new_markdown_cell("**The schedule.** How $\\lambda$ grows. More text."))
+    nb.cells[3].outputs.append(new_output("display_data", data={
+        "text/markdown": "*Left:* λ is 0.46 at 10 % of training. The rest follows.", "text/plain": "<Markdown>"}))
+    page = to_html(nb)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert page.count('<details class="uda-code"><summary>code</summary>') == len(code_cells)
+    assert "No description has been provided" not in page
+    # the sentence the cell displays under its figure, else the Markdown cell above it
+    assert 'alt="Left: λ is 0.46 at 10 % of training."' in page
+    assert figure_caption(nb.cells[3], "") == "Left: λ is 0.46 at 10 % of training."
+    assert figure_caption(nbformat.v4.new_code_cell("plot()", outputs=[_png_output(STATIC_PNG)]),
+                          "**The schedule.** How it grows.") == "The schedule."
+    assert figure_caption(nbformat.v4.new_code_cell("plot()"), "") == "a figure"

@@ -181,3 +181,21 @@ def test_other_errors_are_not_retried(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         reports.execute(nb, tmp_path / "out")
     assert len(calls) == 1
+
+
+def test_index_opens_with_a_summary_row_per_report_with_outcomes_and_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("UDA_NB_CLAIMS_DIR", str(tmp_path))
+    write_claims("01_demo", [Claim("A beats B", "1", "2", True), Claim("C beats D", "1", "2", "inconclusive")],
+                 headline={"gap covered": "49.3 %"}, budget="report", title="Demo paper")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/markdown": "This notebook ran in 1,359 s (budget report); 88 runs were trained.",
+                              "text/plain": "<Markdown>"})])])
+    nbformat.write(nb, tmp_path / "01_demo.ipynb")
+    assert load_entries(tmp_path)[0]["seconds"] == 1359
+    index = write_index(tmp_path).read_text()
+    summary = index[index.index("<table class='summary'>"):]
+    summary = summary[:summary.index("</table>")]
+    assert "<a href='#01_demo'>Demo paper</a>" in summary and "gap covered 49.3 %" in summary
+    assert "<span class='ok'>1</span> / <span class='no'>0</span> / <span class='maybe'>1</span>" in summary
+    assert "23 min" in summary
+    assert index.index("<table class='summary'>") < index.index("<section class='card'")

@@ -115,15 +115,24 @@ def _thumbnail(png: bytes) -> bytes:
     return buf.getvalue()
 
 
+_RAN_IN = re.compile(r"This notebook ran in ([\d,]+) s")
+
+
 def _notebook_facts(out_dir: Path, name: str) -> dict:
     """Title (first ``#`` heading) and key figure of the executed ``<name>.ipynb`` in ``out_dir``, if there."""
-    facts = {"title": "", "key_png": None, "key_cell": ""}
+    facts = {"title": "", "key_png": None, "key_cell": "", "seconds": None}
     path = out_dir / f"{name}.ipynb"
     if not path.exists():
         return facts
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # the closing line every notebook prints: "This notebook ran in 627 s (budget ...)"
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            text = "".join(str(v) if not isinstance(v, list) else "".join(v) for v in out.get("data", {}).values())
+            m = _RAN_IN.search(text + str(out.get("text", "")))
+            if m:
+                facts["seconds"] = int(m.group(1).replace(",", ""))
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             m = re.search(r"^#\s+(.+)$", cell.source, re.M)
@@ -154,7 +163,7 @@ def load_entries(out_dir: Path) -> list[dict]:
             "baselines": data.get("baselines") or {}, "claims": claims,
             "held": counts(claims)[HOLDS], "outcomes": counts(claims),
             "has_html": (out_dir / f"{name}.html").exists(),
-            "key_png": facts["key_png"], "key_cell": facts["key_cell"],
+            "key_png": facts["key_png"], "key_cell": facts["key_cell"], "seconds": facts["seconds"],
         })
     return entries
 
@@ -282,6 +291,18 @@ def index_html(entries: list[dict]) -> str:
              "<p class='lead'>One notebook per paper, executed by <code>make reports</code>: what it reproduces, "
              "its key figure, headline numbers and which of the paper's claims hold here. Open a report for the "
              "whole story; every page works offline.</p>"]
+    if entries:
+        parts.append("<table class='summary'><tr><th>report</th><th>headline</th><th>holds / fails / inconclusive</th>"
+                     "<th>time</th></tr>")
+        for e in entries:
+            out = e["outcomes"]
+            counts_ = (f"<span class='ok'>{out[HOLDS]}</span> / <span class='no'>{out[FAILS]}</span> / "
+                       f"<span class='maybe'>{out[INCONCLUSIVE]}</span>") if e["claims"] else ""
+            head = "; ".join(f"{k} {v}" for k, v in e["headline"])
+            took = f"{e['seconds'] / 60:.0f} min" if e["seconds"] else ""
+            parts.append(f"<tr><td><a href='#{_e(e['name'])}'>{_e(e['title'])}</a></td><td>{_e(head)}</td>"
+                         f"<td>{counts_}</td><td>{took}</td></tr>")
+        parts.append("</table>")
     notes = baseline_notes(entries)
     if notes:
         parts.append("<div class='notes'><h2>Same pair, different baselines</h2><ul>"

@@ -17,6 +17,11 @@
   gets the same note. The executed ``.ipynb`` keeps its outputs; :func:`label_widget_outputs` only replaces a
   widget's plain-text fallback (a raw ``interactive(children=...`` repr) by that note.
 
+- **Reads as a page, not a notebook.** Each code cell's source is folded into a ``<details>`` element ("code",
+  one click opens it); the executed ``.ipynb`` is unchanged. Every figure gets alt text from its caption
+  (:func:`figure_caption`: the first sentence of the Markdown the cell displays after the figure, else of the
+  Markdown cell above it) instead of nbconvert's "No description has been provided for this image".
+
 :func:`html_problems` lists what should never be in a report (a remote script, a widget placeholder, a progress
 bar, a table cell that pandas cut with ``...``); the reports runner prints them as warnings.
 :func:`key_figure_png` gives the first PNG of the cell tagged ``key-figure`` (the reports index's thumbnail).
@@ -67,6 +72,8 @@ _EXTRA_CSS = """<style type="text/css">
 .uda-interactive-note { margin: 0.3em 0; padding: 0.45em 0.8em; border-left: 4px solid #6a8fc7;
   background: #f2f6fc; color: #234; font-family: var(--jp-ui-font-family, sans-serif); font-size: 0.95em; }
 mjx-container[display="true"] { overflow-x: auto; overflow-y: hidden; }
+details.uda-code > summary { cursor: pointer; color: #667; font-family: var(--jp-ui-font-family, sans-serif);
+  font-size: 0.85em; margin: 0.2em 0 0.2em 0.5em; }
 </style>"""
 
 # The lab template without its CDN scripts: no require.js, no widget manager, no mermaid; MathJax inlined.
@@ -75,6 +82,26 @@ _TEMPLATE = """{%- extends 'index.html.j2' -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {% block extra_css %}{{ resources.uda_nb_extra_css }}{% endblock extra_css %}
+{% block input_group -%}
+{%- if cell.cell_type == 'code' -%}
+<details class="uda-code"><summary>code</summary>
+{{ super() }}
+</details>
+{%- else -%}
+{{ super() }}
+{%- endif -%}
+{% endblock input_group %}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+alt="{{ output.metadata.get('uda_nb_alt', 'a figure') | escape_html }}"
+{%- set width=output | get_metadata('width', 'image/png') -%}
+{%- if width is not none %} width={{ width | escape_html }}{%- endif %}
+{%- set height=output | get_metadata('height', 'image/png') -%}
+{%- if height is not none %} height={{ height | escape_html }}{%- endif %}
+>
+</div>
+{%- endblock data_png %}
 {%- block html_head_js_mathjax -%}
 {%- if resources.uda_nb_mathjax -%}
 <!-- MathJax 3 (tex-svg-full), inlined (gzip + base64) so that equations render offline -->
@@ -143,10 +170,50 @@ def _strip_progress_lines(text: str) -> str:
     return "\n".join(line for line in lines if not _PROGRESS.search(line))
 
 
+def _first_sentence(text: str, limit: int = 300) -> str:
+    """The first sentence of Markdown ``text``, as plain text (markup, links and math delimiters dropped)."""
+    text = re.sub(r"^#+\s*(?:\d+(?:\.\d+)*\.?\s+)?(.*)$", r"\1:", text.strip(), flags=re.M)  # "## 1. The idea" -> "The idea:"
+    text = re.sub(r"^\s*(?:\d+\.|[-*])\s+", "", text, flags=re.M)  # list markers
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)   # [label](url) -> label
+    text = re.sub(r"[*_`$]", "", text)
+    text = " ".join(text.split())
+    m = re.search(r"^(.+?[.!?])(\s|$)", text)
+    sentence = m.group(1) if m else text
+    return sentence if len(sentence) <= limit else sentence[:limit - 1].rstrip() + "…"
+
+
+def _markdown_of(output) -> str:
+    text = output.get("data", {}).get("text/markdown", "")
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def figure_caption(cell, previous_markdown: str) -> str:
+    """Alt text for the figures of a code cell: the first sentence of the first Markdown output the cell displays
+    after its first figure (the notebooks say what each figure shows right below it), else of the Markdown cell
+    above the code cell, else "a figure"."""
+    outputs = cell.get("outputs", [])
+    first = next((i for i, o in enumerate(outputs) if "image/png" in o.get("data", {})), None)
+    if first is not None:
+        for out in outputs[first + 1:]:
+            if _markdown_of(out).strip():
+                return _first_sentence(_markdown_of(out))
+    return _first_sentence(previous_markdown) if previous_markdown.strip() else "a figure"
+
+
 def prepare(nb):
     """A copy of the executed notebook as the HTML report shows it (see the module docstring)."""
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
+    previous_markdown = ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            previous_markdown = cell.source
+            continue
+        if cell.cell_type == "code":
+            caption = figure_caption(cell, previous_markdown)
+            for out in cell.get("outputs", []):
+                if "image/png" in out.get("data", {}):
+                    out.setdefault("metadata", {})["uda_nb_alt"] = caption
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
