@@ -199,3 +199,15 @@ def test_index_opens_with_a_summary_row_per_report_with_outcomes_and_time(tmp_pa
     assert "<span class='ok'>1</span> / <span class='no'>0</span> / <span class='maybe'>1</span>" in summary
     assert "23 min" in summary
     assert index.index("<table class='summary'>") < index.index("<section class='card'")
+
+
+def test_another_budget_writes_beside_the_committed_reports(tmp_path, monkeypatch):
+    monkeypatch.setattr(reports, "reports_dir", lambda: tmp_path / "reports")
+    monkeypatch.setenv("UDA_NB_BUDGET", "lecture")
+    assert reports.default_out_dir() == tmp_path / "reports" / "lecture" and (tmp_path / "reports" / "lecture").is_dir()
+    monkeypatch.setenv("UDA_NB_BUDGET", "report")
+    assert reports.default_out_dir() == tmp_path / "reports"
+    monkeypatch.delenv("UDA_NB_BUDGET")
+    assert reports.default_out_dir() == tmp_path / "reports"
+    ignored = (ROOT / ".gitignore").read_text()
+    assert "reports/lecture/" in ignored and "reports/smoke/" in ignored

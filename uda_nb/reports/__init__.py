@@ -336,6 +336,17 @@ def results_table(out_dir: Path) -> str:
     return "\n".join(rows)
 
 
+def default_out_dir() -> Path:
+    """``reports/`` for the report budget (the committed pages); ``reports/<budget>/`` for any other
+    ``$UDA_NB_BUDGET`` (git-ignored), created when needed."""
+    budget = os.environ.get("UDA_NB_BUDGET", "report").strip() or "report"
+    if budget == "report":
+        return reports_dir()
+    out = reports_dir() / budget
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def _resolve(arg: str, html_only: bool, out_dir: Path) -> Path:
     """A notebook argument (path or name) as the notebook to execute, or with ``html_only`` the executed copy."""
     name = Path(arg).name
@@ -366,13 +377,16 @@ def _export(executed: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m uda_nb.reports", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="paths or names (01_dann); default: every notebook")
-    parser.add_argument("--out", type=Path, default=reports_dir(), help="the reports folder (default reports/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the reports folder (default reports/ for the report budget, reports/<budget>/ for "
+                             "another $UDA_NB_BUDGET, so that a lecture or smoke run never replaces the committed "
+                             "report pages)")
     parser.add_argument("--html-only", action="store_true",
                         help="re-export the HTML of the notebooks already executed in --out, without running them")
     parser.add_argument("--results-table", action="store_true",
                         help="print README.md's results table from the claims files in --out, and stop")
     args = parser.parse_args(argv)
-    out_dir = args.out.resolve()
+    out_dir = (args.out if args.out is not None else default_out_dir()).resolve()
     if args.results_table:
         print(results_table(out_dir))
         return 0
