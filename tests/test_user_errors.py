@@ -511,3 +511,17 @@ def test_the_your_own_data_snippets_run(path, tmp_path, monkeypatch):
     if path == "data/README.md":
         task, labeled = load_npz(tmp_path / "data" / "real" / "my_task.npz")
         assert torch.equal(task.source.images, env["task"].source.images) and labeled is not None
+
+
+def test_fit_refuses_a_learning_rate_that_a_ready_optimizer_would_ignore():
+    from uda_nb.train import make_optimizer
+    task = toy_task()
+    method = methods.create("source_only", task.num_classes, task.image_shape, seed=0)
+    ready = make_optimizer(method, 0.03, 0.9, 0.0)
+    with pytest.raises(ValueError, match=r"lr=0.1 conflicts with the ready optimizer.*lr=0.03"):
+        fit(method, task, steps=2, batch_size=8, lr=0.1, optimizer=ready, progress=False)
+    with pytest.raises(ValueError, match=r"momentum=0.5 conflicts"):
+        fit(method, task, steps=2, batch_size=8, momentum=0.5, optimizer=ready, progress=False)
+    fit(method, task, steps=2, batch_size=8, lr=0.03, optimizer=ready, progress=False)  # the same value is fine
+    fit(method, task, steps=2, batch_size=8, optimizer=ready, progress=False)
+    assert ready.param_groups[0]["base_lr"] == pytest.approx(0.03)

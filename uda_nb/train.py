@@ -104,8 +104,8 @@ def make_optimizer(method: Method, lr: float, momentum: float = 0.9, weight_deca
     return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=(nesterov or kind == "nesterov") and momentum > 0)
 
 
-def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: float = 0.01,
-        momentum: float = 0.9, weight_decay: float = 0.0, schedule: str | Callable[[float], float] = "dann",
+def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: float | None = None,
+        momentum: float | None = None, weight_decay: float | None = None, schedule: str | Callable[[float], float] = "dann",
         optimizer: torch.optim.Optimizer | str | None = None, eval_every: int | None = None,
         eval_samples: int | None = 1000, seed: int = 0, device: torch.device | str | None = None,
         callbacks: tuple[Callback, ...] = (), progress: bool | None = None, desc: str | None = None,
@@ -113,7 +113,9 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         balance_source: bool = False) -> FitResult:
     """Train ``method`` on ``task`` for ``steps`` updates and return a :class:`FitResult`.
 
-    batch_size: images per domain per step (source and target each). lr: base learning rate ``mu0``;
+    batch_size: images per domain per step (source and target each). lr: base learning rate ``mu0`` (default
+    0.01); momentum (default 0.9) and weight_decay (default 0) build the optimizer. With a ready optimizer its own
+    groups set all three: passing a different value is an error, not silently ignored.
     ``schedule``: factor of progress (``"dann"``: ``1 / (1 + 10 p)^0.75``, ``"constant"``, or a function).
     optimizer: ``None`` or a name (``"sgd"``, ``"nesterov"``, ``"adam"``) for :func:`make_optimizer` with
     ``momentum`` and ``weight_decay``, or a ready optimizer over ``method.param_groups`` (wrappers such as
@@ -134,6 +136,12 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     if balance_source and task.kind != "classification":
         raise ValueError("fit: balance_source re-samples the source by class; this task has no classes "
                          f"({task.kind}). Pass balance_source=False.")
+    if isinstance(optimizer, torch.optim.Optimizer):
+        _check_ready_optimizer(optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        lr = _ready_lr(optimizer) if lr is None else lr
+    lr = 0.01 if lr is None else lr
+    momentum = 0.9 if momentum is None else momentum
+    weight_decay = 0.0 if weight_decay is None else weight_decay
     callbacks = _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay, optimizer, eval_every,
                                 eval_samples, seed, callbacks)
     device = get_device(device)
@@ -270,6 +278,31 @@ def _check_number(name: str, value, low: float, high: float | None = None, low_o
     if bad:
         span = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'})"
         raise ValueError(f"{name} must be a finite number in {span}, got {value!r}.{hint}")
+
+
+def _ready_lr(optimizer: torch.optim.Optimizer) -> float | None:
+    """The base rate a ready optimizer's groups were built with (``base_lr / lr_mult`` of
+    :meth:`Method.param_groups`' groups, else the first group's ``lr``)."""
+    group = optimizer.param_groups[0]
+    if "base_lr" in group:
+        return float(group["base_lr"]) / float(group.get("lr_mult", 1.0))
+    return float(group["lr"])
+
+
+def _check_ready_optimizer(optimizer: torch.optim.Optimizer, **given) -> None:
+    """A ready optimizer sets the rate, momentum and weight decay itself: refuse a different value passed to fit()
+    beside it (it would be ignored silently)."""
+    held = {"lr": _ready_lr(optimizer), "momentum": optimizer.param_groups[0].get("momentum"),
+            "weight_decay": optimizer.param_groups[0].get("weight_decay")}
+    for name, value in given.items():
+        if value is None or held[name] is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isclose(
+                float(value), float(held[name]), rel_tol=1e-9, abs_tol=1e-12):
+            raise ValueError(f"fit: {name}={value!r} conflicts with the ready optimizer, whose groups hold "
+                             f"{name}={held[name]!r} and which fit() uses as it is: build the optimizer with "
+                             f"{name}={value!r} (train.make_optimizer(method, lr, momentum, weight_decay)), or leave "
+                             f"{name} out of fit().")
 
 
 def _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay, optimizer, eval_every,
