@@ -525,3 +525,26 @@ def test_fit_refuses_a_learning_rate_that_a_ready_optimizer_would_ignore():
     fit(method, task, steps=2, batch_size=8, lr=0.03, optimizer=ready, progress=False)  # the same value is fine
     fit(method, task, steps=2, batch_size=8, optimizer=ready, progress=False)
     assert ready.param_groups[0]["base_lr"] == pytest.approx(0.03)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("method", ["dann"], r"method must be a method's name such as 'dann', got \['dann'\] \(list\)"),
+    ("lr", "5e1", r"lr must be a number, got '5e1' \(str\): pass float\('5e1'\)"),
+    ("momentum", "0.9", r"momentum must be a number"),
+    ("lr", 0.0, r"lr=0.0 is out of range"),
+    ("source", ["mnist"], r"source must be a domain's name or a tuple of names.*pass a tuple, source=\('mnist',\)"),
+    ("target", ("mnistm",), r"target must be a domain's name"),
+    ("eval_every", "5", r"eval_every must be a whole number >= 1, got '5' \(str\): pass int\('5'\)"),
+    ("schedule", 3, r"schedule must be a schedule's name"),
+    ("schedule", "cosine", r"Unknown learning-rate schedule 'cosine'"),
+    ("options", {"lambda_max": "0.1"}, r"option 'lambda_max' of 'dann' must be a number like its default 1.0, got "
+                                        r"'0.1' \(str\): pass 0.1"),
+])
+def test_runspec_refuses_wrong_types_where_it_is_built_and_names_the_field(field, value, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        RunSpec(**{"method": "dann", field: value})
+
+
+def test_runspec_and_run_take_numpy_numbers_like_python_ones():
+    spec = RunSpec("dann", steps=np.int64(20), batch_size=np.int32(8), lr=np.float32(0.01), eval_every=np.int64(5))
+    assert spec.steps == 20 and spec.batch_size == 8

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import io
+import math
 import numbers
 import pickle
 import shutil
@@ -89,6 +90,7 @@ class RunSpec:
 
     def __post_init__(self):
         # Checks only: a valid spec is stored (and hashed into its cache key) exactly as given.
+        self._check_types()
         if self.method not in methods.METHODS:
             close = difflib.get_close_matches(str(self.method).lower(), methods.METHODS, n=1)
             raise ValueError(f"RunSpec: unknown method {self.method!r}: choose one of {sorted(methods.METHODS)}."
@@ -135,6 +137,52 @@ class RunSpec:
                 raise ValueError(f"RunSpec: init_modules must be a non-empty tuple of module names such as "
                                  f"('features',), got {self.init_modules!r}.")
 
+    def _check_types(self) -> None:
+        """Wrong types are refused here, naming the field, rather than failing later inside training: a list where
+        a name is expected, a number given as a string (as YAML reads ``5e1``), a name where a number is expected.
+        numpy numbers count as numbers."""
+        def number_text(value) -> str:
+            return (f": pass float({value!r})" if _parses_as_number(value) else "") if isinstance(value, str) else ""
+
+        if not isinstance(self.method, str):
+            raise TypeError(f"RunSpec: method must be a method's name such as 'dann', got {self.method!r} "
+                            f"({type(self.method).__name__}).")
+        for name in ("source", "target"):
+            value = getattr(self, name)
+            ok = isinstance(value, str) or (name == "source" and isinstance(value, tuple) and value
+                                            and all(isinstance(v, str) for v in value))
+            if not ok:
+                hint = (f": pass a tuple, source={tuple(value)!r}" if name == "source" and isinstance(value, list)
+                        else "")
+                raise TypeError(f"RunSpec: {name} must be a domain's name{' or a tuple of names' if name == 'source' else ''}"
+                                f", got {value!r} ({type(value).__name__}){hint}.")
+        for name, low, high in (("lr", 0.0, None), ("momentum", 0.0, 1.0), ("weight_decay", 0.0, None)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"RunSpec: {name} must be a number, got {value!r} ({type(value).__name__})"
+                                f"{number_text(value)}.")
+            if not math.isfinite(float(value)) or value < low or (name == "lr" and value == 0) or (
+                    high is not None and value > high):
+                raise ValueError(f"RunSpec: {name}={value!r} is out of range ("
+                                 + {"lr": "> 0, e.g. 0.01", "momentum": "0 to 1, e.g. 0.9",
+                                    "weight_decay": ">= 0, e.g. 5e-4"}[name] + ").")
+        for name in ("eval_every", "eval_samples", "adist_samples", "snapshot_samples", "data_seed"):
+            value = getattr(self, name)
+            if value is None and name in ("eval_every", "eval_samples"):
+                continue
+            low = 1 if name in ("eval_every", "eval_samples") else 0
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise TypeError(f"RunSpec: {name} must be a whole number >= {low}, got {value!r} "
+                                f"({type(value).__name__})" + (f": pass int({value!r})" if isinstance(
+                                    value, (str, float)) and _parses_as_number(value) else "") + ".")
+        if not isinstance(self.schedule, str):
+            raise TypeError(f"RunSpec: schedule must be a schedule's name (a RunSpec is cached by its fields, so no "
+                            f"function), got {self.schedule!r}.")
+        from .schedules import lr_schedule
+        lr_schedule(self.schedule)  # a clear error for an unknown name
+        if isinstance(self.options, dict) and self.method in methods.METHODS:
+            _check_option_types(self.method, self.options)
+
     @classmethod
     def from_budget(cls, method: str, budget: Budget, **overrides) -> "RunSpec":
         """A spec sized by a :class:`~uda_nb.config.Budget` (steps, batch size, evaluation cadence)."""
@@ -144,6 +192,37 @@ class RunSpec:
 
     def with_method(self, method: str, **changes) -> "RunSpec":
         return replace(self, method=method, **changes)
+
+
+def _parses_as_number(value) -> bool:
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_option_types(method: str, options: dict) -> None:
+    """A method option whose default is a number must be given as a number (not ``"0.1"``)."""
+    import inspect
+
+    for kind in methods.KINDS.values():
+        if method in kind:
+            params = inspect.signature(kind[method].__init__).parameters
+            break
+    else:
+        return
+    for key, value in options.items():
+        p = params.get(key)
+        if p is None or p.default is inspect.Parameter.empty:
+            continue
+        default = p.default
+        if isinstance(default, numbers.Real) and not isinstance(default, bool) and (
+                isinstance(value, (str, bytes)) or isinstance(value, (list, dict))):
+            raise TypeError(f"RunSpec: option {key!r} of {method!r} must be a number like its default {default!r}, "
+                            f"got {value!r} ({type(value).__name__})"
+                            + (f": pass {float(value)!r}" if isinstance(value, str) and _parses_as_number(value)
+                               else "") + ".")
 
 
 @dataclass
