@@ -548,3 +548,36 @@ def test_runspec_refuses_wrong_types_where_it_is_built_and_names_the_field(field
 def test_runspec_and_run_take_numpy_numbers_like_python_ones():
     spec = RunSpec("dann", steps=np.int64(20), batch_size=np.int32(8), lr=np.float32(0.01), eval_every=np.int64(5))
     assert spec.steps == 20 and spec.batch_size == 8
+
+
+def test_a_damaged_task_file_names_the_file_and_what_to_do(tmp_path):
+    path = tmp_path / "task.npz"
+    np.savez_compressed(path, source_images=np.random.default_rng(0).random((20, 3, 32, 32)).astype(np.float32),
+                        source_labels=np.arange(20) % 10)
+    data = bytearray(path.read_bytes())
+    for i in range(200, 2000):  # damage the compressed member, keep the zip directory
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"Task file .*task\.npz is damaged.*save_task_npz"):
+        load_npz(path)
+
+
+def test_transpar_refuses_what_is_not_a_method_or_an_optimizer():
+    from uda_nb.methods.transpar import TransPar, apply_transpar
+    from uda_nb.train import make_optimizer
+    method = methods.create("dann", 10, (3, 32, 32), seed=0)
+    opt = make_optimizer(method, 0.01, 0.9, 0.0)
+    with pytest.raises(TypeError, match="apply_transpar wraps the optimizer of a uda_nb Method"):
+        apply_transpar(torch.nn.Linear(2, 2), opt, {"ratio": 0.5})
+    with pytest.raises(TypeError, match="apply_transpar needs a torch.optim.Optimizer"):
+        apply_transpar(method, "sgd", {"ratio": 0.5})
+    with pytest.raises(TypeError, match="TransPar wraps a torch.optim.Optimizer"):
+        TransPar([p for p in method.parameters()], {"ratio": 0.5})
+
+
+def test_a_keypoint_task_given_to_a_classification_method_says_so():
+    from conftest import toy_keypoint_task
+    task = toy_keypoint_task()
+    method = methods.create("dann", 10, task.image_shape, seed=0)
+    with pytest.raises(ValueError, match=r"is a classification method but task .* is a keypoints task"):
+        fit(method, task, steps=1, batch_size=4, progress=False)

@@ -24,6 +24,7 @@ The file is read with ``allow_pickle=False`` (it cannot run code). Write one wit
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -101,9 +102,10 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file ({type(exc).__name__}: {exc}). Write task files with "
-                         "uda_nb.data.save_task_npz or numpy.savez.") from exc
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"Task file {path} is damaged: it is not a readable .npz ({type(exc).__name__}: {exc}). "
+                         "Write it again with uda_nb.data.save_task_npz or numpy.savez (a copy cut short or "
+                         "altered in transfer reads like this).") from exc
     except ValueError as exc:  # object arrays need pickle, which could run code
         raise ValueError(f"{path}: {exc}. Task files may only hold plain numeric and string arrays (no Python "
                          "objects): store class_names as np.array([...], dtype=str).") from exc

@@ -241,6 +241,9 @@ class TransPar(torch.optim.Optimizer):
     def __init__(self, optimizer: torch.optim.Optimizer, config: TransParConfig | dict):
         if isinstance(optimizer, TransPar):
             raise TypeError("This optimizer is already wrapped by TransPar.")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"TransPar wraps a torch.optim.Optimizer over method.param_groups(...) "
+                            f"(train.make_optimizer), got {type(optimizer).__name__}.")
         self.config = TransParConfig.from_dict(config)
         self.inner = optimizer
         for group in optimizer.param_groups:
@@ -397,6 +400,12 @@ class TargetEntropy:
 def apply_transpar(method: Method, optimizer: torch.optim.Optimizer, config: TransParConfig | dict) -> TransPar:
     """Wrap ``optimizer`` with TransPar and add the target entropy term (``config.entropy``) to ``method``'s
     :attr:`~uda_nb.methods.Method.loss_terms`. Returns the wrapped optimizer to pass to ``fit()``."""
+    if not isinstance(method, Method):
+        raise TypeError(f"apply_transpar wraps the optimizer of a uda_nb Method (methods.create(...)), got "
+                        f"{type(method).__name__}: TransPar ranks weights within the method's roles.")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"apply_transpar needs a torch.optim.Optimizer over method.param_groups(...) "
+                        f"(train.make_optimizer(method, lr, momentum, 0.0)), got {type(optimizer).__name__}.")
     config = TransParConfig.from_dict(config)
     roles = set(method.roles())
     unknown = sorted(set(config.scope if isinstance(config.scope, tuple) else ()) - roles)
