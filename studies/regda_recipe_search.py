@@ -12,7 +12,7 @@ recipe it ends up with. For each task the script prints, per variant and over th
   before adaptation too;
 * the target test metric, for the record only.
 
-    python benchmarks/regda_recipe_search.py --variants previous image image+appearance --seeds 0 1
+    python studies/regda_recipe_search.py --variants previous image image+appearance --seeds 0 1
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ of the reference code already screened. The paper does not say.
 
 The reference code is the recipe we follow where the paper is silent, so the burden of proof lies on keeping
 PyTorch's initialisation. **The rule, written before any run with the reference initialisation**, is that of the
-target-pass screen (benchmarks/regda_target_passes.py), with its tolerances: per family (dSprites = the three
+target-pass screen (studies/regda_target_passes.py), with its tolerances: per family (dSprites = the three
 report tasks, hands = render -> photo; DD and RegDA of a family take the same choice, and so do the L_F minimax
 and TransPar-RegDA, which go through :func:`uda_nb.papers.regda.adapt_spec`), adopt the reference initialisation
 unless one of these signals gets worse:
@@ -33,7 +33,7 @@ Only source test splits, unlabeled target training images and run times decide; 
 for the record, after the decision. Both arms name their initialisation, so the command reproduces its table
 whichever the recipe takes.
 
-    python benchmarks/regda_head_init.py --seeds 0 1
+    python studies/regda_head_init.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import os
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-# benchmarks/ is this script's import path
+# studies/ is this script's import path
 from regda_adapt_schedule import screen_option_arms  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 

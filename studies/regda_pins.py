@@ -1,10 +1,10 @@
 """What the RegDA screens pin so that their commands reproduce their tables after the recipe moves on.
 
-Each screen in ``benchmarks/regda_*.py`` ran against the recipe of its day (``uda_nb.papers.regda``). Options that
+Each screen in ``studies/regda_*.py`` ran against the recipe of its day (``uda_nb.papers.regda``). Options that
 the recipe later changed are named explicitly in those screens' specs: DD's margin (its variants say
 ``margin``), the target passes (``ONE_PASS``) and, here, the hands augmentation, which took the reference code's
-rotation and zoom on 2026-12-06 (benchmarks/regda_geometry.py), and the hands heads' initialisation, which took the
-reference code's later that day (benchmarks/regda_head_init.py). A named field is part of a run's cache key, so a
+rotation and zoom on 2026-12-06 (studies/regda_geometry.py), and the hands heads' initialisation, which took the
+reference code's later that day (studies/regda_head_init.py). A named field is part of a run's cache key, so a
 pinned command may train its runs again; they are deterministic on one CPU.
 """
 

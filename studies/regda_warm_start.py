@@ -2,7 +2,7 @@
 
 The Transfer-Learning-Library trains its hand models with three things our paper-protocol RegDA first left
 out: the appearance augmentation (adopted on the recipe screen), the pretrained f (adopted by
-``benchmarks/regda_keep_f.py``) and a warm-start gradient layer between psi and f' (``RegDA(warm_start=True)``):
+``studies/regda_keep_f.py``) and a warm-start gradient layer between psi and f' (``RegDA(warm_start=True)``):
 every gradient psi receives through f' is scaled by a coefficient that rises from 0 to 0.1
 (``WarmStartGradientLayer(alpha=1, lo=0, hi=0.1, max_iters=1000)`` over 30 epochs of 500 iterations, i.e.
 ``warm_gamma = 15`` in progress units). This script screens the third on hands, with the kept f, against the
@@ -20,7 +20,7 @@ pretrained f in ours, and DD's own coefficient was screened separately ("DD's co
 otherwise keep the present recipe (coefficient 1). The target PCK is printed for the record only, after the
 decision.
 
-    python benchmarks/regda_warm_start.py --seeds 0 1
+    python studies/regda_warm_start.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_keep_f import agreement  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_keep_f import agreement  # noqa: E402  (studies/ is this script's import path)
 from regda_pins import appearance_only, default_heads  # noqa: E402
 
 from uda_nb.data import load_domain  # noqa: E402

@@ -3,7 +3,7 @@ full GSDA, + class-balanced source batches, + confident targets only (threshold 
 discriminators), + both. Prints per-seed source and target test accuracy and the classifier's loss at the first
 logged row (chance is ln 10 = 2.30). Runs go through the run cache (about 2 minutes per new row here).
 
-    .venv/bin/python benchmarks/gsda_training_aids.py
+    .venv/bin/python studies/gsda_training_aids.py
 """
 
 import pandas as pd

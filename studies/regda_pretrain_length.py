@@ -5,7 +5,7 @@ takes the paper's step schedule, ``regda_pretrain_schedule.py``). This script tr
 seed, and prints the curve and the rule's pick: the first checkpoint (a multiple of 1,000 steps) after which the
 seed-mean source PCK rises by less than ``--min-gain`` points over the next 1,000 steps.
 
-    python benchmarks/regda_pretrain_length.py --steps 4000 --every 500 --seeds 0 1
+    python studies/regda_pretrain_length.py --steps 4000 --every 500 --seeds 0 1
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_pins import appearance_only  # noqa: E402  (studies/ is this script's import path)
 
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402

@@ -8,7 +8,7 @@ adversarial regressor the paper describes (section 4.1). ``RegDA(margin=4)`` is 
 screens it on hands, with the present recipe otherwise (kept f, appearance augmentation, coefficient 1).
 
 **The rule, written before any margin-4 RegDA run:** the same as the warm-start layer's
-(``benchmarks/regda_warm_start.py``): adopt ``margin = 4`` for hands RegDA only if
+(``studies/regda_warm_start.py``): adopt ``margin = 4`` for hands RegDA only if
 
 (a) RegDA's final source test PCK with it is at most 1 point lower than without it, on every seed, and
 (b) the two seeds' RegDA predictions on 1,000 unlabeled target training images agree at least 1 PCK point more;
@@ -17,7 +17,7 @@ otherwise keep the paper's weight. The target PCK is printed for the record only
 dSprites is not screened here: the reference code's dSprites recipe is a different script, and RegDA's dSprites
 threshold (80 % of the gap) holds on every CPU measured.
 
-    python benchmarks/regda_margin.py --seeds 0 1
+    python studies/regda_margin.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import os
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_warm_start import parse_args, screen  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_warm_start import parse_args, screen  # noqa: E402  (studies/ is this script's import path)
 
 VARIANTS = {"margin 1 (present recipe, the paper's eq. 12)": {"target_passes": 1},
             "margin 4 (reference code)": {"margin": 4.0, "target_passes": 1}}

@@ -7,7 +7,7 @@ classifier's accuracy on its training batches at the end, the proxy A-distance o
 target numbers, which are listed for the record only: the choice between variants is made on the label-free
 columns (DANN paper, section 4: low source error, high domain-classifier error).
 
-    python benchmarks/dann_recipe_search.py --variants paper --data-seeds 0 1 2 --seeds 0 1 2
+    python studies/dann_recipe_search.py --variants paper --data-seeds 0 1 2 --seeds 0 1 2
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ the tolerances of the schedule and length screens:
 Only source test splits, unlabeled target training images and run times decide; the target metrics are printed
 for the record, after the decision.
 
-    python benchmarks/regda_target_passes.py --seeds 0 1
+    python studies/regda_target_passes.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import os
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-# benchmarks/ is this script's import path
+# studies/ is this script's import path
 from regda_adapt_schedule import screen_option_arms  # noqa: E402
 from regda_pins import appearance_only, default_heads  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402

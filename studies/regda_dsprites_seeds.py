@@ -13,8 +13,8 @@ the report budget (the learning-rate decay stretches over the longer run): does 
 training? Those runs have their own cache entries; the report budget keeps its sizes (set by the notebook's time
 limit).
 
-    python benchmarks/regda_dsprites_seeds.py --seeds 0 1 2 3 4 5
-    python benchmarks/regda_dsprites_seeds.py --seeds 0 1 --scale 4
+    python studies/regda_dsprites_seeds.py --seeds 0 1 2 3 4 5
+    python studies/regda_dsprites_seeds.py --seeds 0 1 --scale 4
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ jitter and blur that our hands recipe already takes (``augment="appearance"``). 
 (:mod:`uda_nb.augment`) adds the two geometric steps, batched, with the source keypoints moved along and those that
 leave the image marked invisible (tests/test_augment.py checks a blob drawn at each keypoint lands where the
 transformed keypoint says). Why now: it is the last step of the reference code's hand recipe that ours lacks, after
-the second target pass (benchmarks/regda_target_passes.py). The paper does not list its augmentation.
+the second target pass (studies/regda_target_passes.py). The paper does not list its augmentation.
 
 The reference code is the recipe we follow where the paper is silent, so the burden of proof lies on keeping the
 appearance-only augmentation. Every hands run changes (source-only, oracle, DD, RegDA), since the source-only stage
@@ -25,7 +25,7 @@ trains with the augmentation too. **The rule, written before any run with the ge
 Only source test splits, unlabeled target training images and run times decide; the target PCK is printed for the
 record, after the decision. dSprites keeps no augmentation, as its reference code.
 
-    python benchmarks/regda_geometry.py --seeds 0 1
+    python studies/regda_geometry.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_adapt_schedule import fmt  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_adapt_schedule import fmt  # noqa: E402  (studies/ is this script's import path)
 from regda_keep_f import agreement  # noqa: E402
 from regda_pins import default_heads  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402

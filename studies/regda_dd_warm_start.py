@@ -4,7 +4,7 @@ DD is the keypoint form of Zhang et al.'s MDD. Our classification MDD (:mod:`uda
 reference code in two ways that DD's first recipe lacked: the margin gamma = 4 on the adversary's source-agreement
 term, and a warm-started gradient reversal layer whose coefficient on psi's gradient through f' rises from 0 to 0.1
 (``WarmStartGradientReverseLayer(lo=0, hi=0.1, max_iters=1000)``; ``warm_start=True, warm_gamma=20`` in progress
-units, as in our MDD). DD took the margin on 2026-12-04 (benchmarks/regda_dd_margin.py); the warm start was screened
+units, as in our MDD). DD took the margin on 2026-12-04 (studies/regda_dd_margin.py); the warm start was screened
 alone on 2026-12-02, with margin 1 and an older recipe, and kept out by a criterion (every final generator loss below
 10) that its own write-up called a poor choice (RESULTS.md, "DD's coefficient on psi's gradient through f'"). This
 screen asks the question again for DD as it is now, margin 4 included, so that DD is our MDD on heatmaps.
@@ -26,7 +26,7 @@ hands alike) takes the warm start unless
 The time is the same either way (a scalar on one gradient). Only source test splits decide; the target metrics are
 printed for the record, after the decision.
 
-    python benchmarks/regda_dd_warm_start.py --seeds 0 1
+    python studies/regda_dd_warm_start.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_dd_coefficient import dd_table, parse_args  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_dd_coefficient import dd_table, parse_args  # noqa: E402  (studies/ is this script's import path)
 
 # every option explicit, and the augmentation too, so that the command reproduces whatever the recipe becomes
 PRESENT = {"margin": 4.0, "target_passes": 2}

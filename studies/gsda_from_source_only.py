@@ -3,7 +3,7 @@ classifier of 04_transpar's source-only run of the same seed; the discriminators
 rows from scratch (05_gsda's runs), at the report budget (750 steps), seeds 0 and 1, on both pairs. The nearest
 we have to the paper's ImageNet-pretrained start. Prints per-seed target test accuracy; runs go through the cache.
 
-    UDA_NB_QUIET=1 .venv/bin/python benchmarks/gsda_from_source_only.py
+    UDA_NB_QUIET=1 .venv/bin/python studies/gsda_from_source_only.py
 """
 
 from uda_nb.experiments import RunSpec, run_seeds

@@ -14,7 +14,7 @@ them while their common part grows. Per dynamic layer, on one batch of merged-so
 for the routing network at initialisation and after the report budget's source-only stage (03_drt's cached run,
 trained if absent). No target image is read.
 
-    python benchmarks/drt_basis_gradients.py --targets mnist mnistm --seeds 0 1
+    python studies/drt_basis_gradients.py --targets mnist mnistm --seeds 0 1
 """
 
 from __future__ import annotations

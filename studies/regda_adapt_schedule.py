@@ -26,7 +26,7 @@ report tasks, hands = render -> photo; DD and RegDA of a family take the same sc
 Only source test splits and unlabeled target training images decide; the target metrics are printed for the
 record, after the decision.
 
-    python benchmarks/regda_adapt_schedule.py --seeds 0 1
+    python studies/regda_adapt_schedule.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_keep_f import TASKS, agreement  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_keep_f import TASKS, agreement  # noqa: E402  (studies/ is this script's import path)
 from regda_pins import appearance_only, default_heads  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
 
@@ -46,7 +46,7 @@ from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402
 
-#: the recipe when this screen ran: one target pass per iteration (two since benchmarks/regda_target_passes.py),
+#: the recipe when this screen ran: one target pass per iteration (two since studies/regda_target_passes.py),
 #: pinned so that the command reproduces its table
 ONE_PASS = {"target_passes": 1}
 

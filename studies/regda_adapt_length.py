@@ -24,7 +24,7 @@ unless one of these label-free signals gets worse (the schedule screen's hands c
 Only source test splits, unlabeled target training images and run times decide; the target PCK is printed for the
 record, after the decision. The dSprites stage keeps its 1 : 1, the paper's.
 
-    python benchmarks/regda_adapt_length.py --seeds 0 1
+    python studies/regda_adapt_length.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_adapt_schedule import fmt  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_adapt_schedule import fmt  # noqa: E402  (studies/ is this script's import path)
 from regda_keep_f import agreement  # noqa: E402
 from regda_pins import appearance_only, default_heads  # noqa: E402
 from regda_warm_start import parse_args  # noqa: E402
@@ -45,7 +45,7 @@ from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402
 
-#: the recipe when this screen ran: one target pass per iteration (two since benchmarks/regda_target_passes.py),
+#: the recipe when this screen ran: one target pass per iteration (two since studies/regda_target_passes.py),
 #: pinned so that the command reproduces its table
 ONE_PASS = default_heads(R.HANDS[0], {"target_passes": 1})
 PINNED = appearance_only(R.HANDS[0])

@@ -15,7 +15,7 @@ seed, and (b) the per-image kernel varies more (mean over layers and targets, ev
 The training path is the branch screen's, which reproduces 03_drt's cached run exactly at multiplier 1 (checked
 again here at scale 1).
 
-    python benchmarks/drt_basis_spread.py --scale 3 --seeds 0 1
+    python studies/drt_basis_spread.py --scale 3 --seeds 0 1
 """
 
 from __future__ import annotations

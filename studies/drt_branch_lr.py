@@ -13,7 +13,7 @@ kernel varies more (``drt_kernel_variation.kernel_variation``, mean over layers 
 Otherwise the lever is dropped. Before the screen, the script checks that its own training path with multiplier
 1 reproduces 03_drt's cached run exactly (same final accuracy).
 
-    python benchmarks/drt_branch_lr.py --mult 10 --seeds 0 1
+    python studies/drt_branch_lr.py --mult 10 --seeds 0 1
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ split (all source test images; no target image or label). Adopt the ``T`` with t
 mean of *every* seed; if none does, keep ``T = 1``. The coefficients' spread is printed as a diagnostic and is
 not part of the rule. Target accuracy is not read here.
 
-    python benchmarks/drt_routing_temperature.py --temperatures 1 0.3 0.1 --seeds 0 1
+    python studies/drt_routing_temperature.py --temperatures 1 0.3 0.1 --seeds 0 1
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ otherwise DD keeps margin 1. Only source test splits decide; the target metrics 
 coefficient screen's third criterion (every final generator loss below 10) is left out on purpose: that screen
 showed it compares loss scales, not stability (RESULTS.md, "DD's coefficient").
 
-    python benchmarks/regda_dd_margin.py --seeds 0 1
+    python studies/regda_dd_margin.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-# benchmarks/ is this script's import path
+# studies/ is this script's import path
 from regda_dd_coefficient import APPEARANCE_ONLY, dd_table, parse_args  # noqa: E402
 
 # both explicit: margin 4 is DD's recipe since this screen (papers.regda.DD_OPTIONS)

@@ -12,8 +12,8 @@ Nothing here chooses anything: the recipe is the report budget's, unchanged.
 (the learning-rate decay stretches over the longer run): does a result change with more training? Those runs have
 their own cache entries; the report budget keeps its sizes (set by the notebook's time limit).
 
-    python benchmarks/drt_seeds.py --seeds 0 1 2 3 4 5
-    python benchmarks/drt_seeds.py --seeds 0 1 --scale 4
+    python studies/drt_seeds.py --seeds 0 1 2 3 4 5
+    python studies/drt_seeds.py --seeds 0 1 --scale 4
 """
 
 from __future__ import annotations

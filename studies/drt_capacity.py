@@ -16,7 +16,7 @@ the narrower widths, 03_drt and 03a move to the widest of them (both networks: t
 network with the residuals off), and the notebooks are re-run; if at none, the width stays 16-32-48 and the result
 is recorded. The 16-32-48 row is measured on the same machine in the same run, for reference only.
 
-    python benchmarks/drt_capacity.py --widths 16-32-48 8-16-24 4-8-12 --seeds 0 1
+    python studies/drt_capacity.py --widths 16-32-48 8-16-24 4-8-12 --seeds 0 1
 
 **The other residuals (added 2026-12-04, written before any run of them).** Every screen so far used subspace
 routing (eq. 4), whose coefficients stay near uniform. Channel attention (eq. 3) and the combination (eq. 5) scale
@@ -26,7 +26,7 @@ static, mean over the five targets, per seed). Rule: if a variant's gap is at le
 DRT rows move to the variant with the largest smallest-seed gap (03a keeps its Table 1 of all variants) and the
 notebooks are re-run; otherwise routing stays and the result is recorded.
 
-    python benchmarks/drt_capacity.py --widths 16-32-48 --variants attention combined --seeds 0 1
+    python studies/drt_capacity.py --widths 16-32-48 --variants attention combined --seeds 0 1
 
 **The reference code's 1 x 1 residuals (added 2026-12-04, written before any run of them).** The authors' code
 routes over K 1 x 1 residual convolutions added to the static kernel's output instead of K full-size kernels
@@ -34,7 +34,7 @@ routes over K 1 x 1 residual convolutions added to the static kernel's output in
 gap is at least 1.0 point on every seed, 03_drt's DRT rows move to the 1 x 1 residuals and the notebooks are re-run;
 otherwise the paper's full-size kernels stay and the result is recorded.
 
-    python benchmarks/drt_capacity.py --widths 16-32-48 --variants routing --residual 1x1 --seeds 0 1
+    python studies/drt_capacity.py --widths 16-32-48 --variants routing --residual 1x1 --seeds 0 1
 """
 
 from __future__ import annotations

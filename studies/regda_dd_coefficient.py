@@ -16,7 +16,7 @@ The rule, fixed before the runs: DD takes the reference coefficient if the mean 
 the worst logged source MAE is lower with it, every run's final generator loss stays below 10, and the hands DD
 runs' final source PCK (mean over seeds) is not lower by more than 1 point.
 
-    python benchmarks/regda_dd_coefficient.py --seeds 0 1
+    python studies/regda_dd_coefficient.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_pins import default_heads  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_pins import default_heads  # noqa: E402  (studies/ is this script's import path)
 
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402

@@ -10,8 +10,8 @@ By default the recipe is the one of the first run of this script (one target pas
 that the command reproduces its table in RESULTS.md; ``--present-recipe`` measures the recipe as it is now
 (``uda_nb.papers.regda``: two target passes, the rotation and zoom on hands).
 
-    python benchmarks/regda_hands_seeds.py --seeds 0 1 2 3 4 5 --dd
-    python benchmarks/regda_hands_seeds.py --seeds 0 1 2 3 4 5 --dd --present-recipe
+    python studies/regda_hands_seeds.py --seeds 0 1 2 3 4 5 --dd
+    python studies/regda_hands_seeds.py --seeds 0 1 2 3 4 5 --dd --present-recipe
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_pins import default_heads  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_pins import default_heads  # noqa: E402  (studies/ is this script's import path)
 
 from uda_nb.batchnorm import with_batchnorm_statistics  # noqa: E402
 from uda_nb.data import load_domain, make_task  # noqa: E402
@@ -33,7 +33,7 @@ from uda_nb.metrics import evaluate  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402
 
 #: the recipe when this script first ran: one target pass per iteration (two since
-#: benchmarks/regda_target_passes.py) and no rotation or zoom, pinned so that the command reproduces its table
+#: studies/regda_target_passes.py) and no rotation or zoom, pinned so that the command reproduces its table
 ONE_PASS = {"target_passes": 1}
 APPEARANCE = {"augment": "appearance"}
 

@@ -15,7 +15,7 @@ Each for the network at initialisation (the spec's seed, no step taken) and afte
 source-only stage (the cached 03_drt run, trained if absent) and, with ``--adapted``, after DRT-MCD's adaptation
 from it (03_drt's run; the adaptation reads unlabeled target images, this script only source test images).
 
-    python benchmarks/drt_kernel_variation.py --targets mnist --seeds 0 1 --adapted
+    python studies/drt_kernel_variation.py --targets mnist --seeds 0 1 --adapted
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ under the present recipe (3,000 constant-rate steps) minus 0.5 points; if no len
 recipe. Only the source (render) test split decides. The two seeds' agreement on 1,000 unlabeled photo training
 images and the target PCK are printed for the record, after the decision.
 
-    python benchmarks/regda_pretrain_schedule.py --steps 1000 1500 2000 --seeds 0 1
+    python studies/regda_pretrain_schedule.py --steps 1000 1500 2000 --seeds 0 1
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_pins import appearance_only  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_pins import appearance_only  # noqa: E402  (studies/ is this script's import path)
 
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402

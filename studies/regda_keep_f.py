@@ -16,7 +16,7 @@ render -> photo; DD and RegDA of a family take the same protocol): adopt ``keep_
 
 otherwise keep the paper's fresh heads. The target metric is printed for the record only, after the decision.
 
-    python benchmarks/regda_keep_f.py --seeds 0 1
+    python studies/regda_keep_f.py --seeds 0 1
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ import numpy as np
 
 os.environ.setdefault("UDA_NB_QUIET", "1")
 
-from regda_pins import appearance_only, default_heads  # noqa: E402  (benchmarks/ is this script's import path)
+from regda_pins import appearance_only, default_heads  # noqa: E402  (studies/ is this script's import path)
 
 from uda_nb.data import load_domain  # noqa: E402
 from uda_nb.experiments import run  # noqa: E402
 from uda_nb.metrics import predict_keypoints, prediction_agreement  # noqa: E402
 from uda_nb.papers import regda as R  # noqa: E402
 
-#: the recipe when this screen ran: one target pass per iteration (two since benchmarks/regda_target_passes.py),
+#: the recipe when this screen ran: one target pass per iteration (two since studies/regda_target_passes.py),
 #: pinned so that the command reproduces its table
 ONE_PASS = {"target_passes": 1}
 

@@ -7,7 +7,7 @@ no target label). The rule, fixed before the runs: the shortest length whose nex
 ``--min-gain`` points of source test accuracy, averaged over targets and seeds, on both networks; if every step
 up still gains, the longest length screened.
 
-    python benchmarks/drt_pretrain_length.py --steps 600 1200 --seeds 0 1
+    python studies/drt_pretrain_length.py --steps 600 1200 --seeds 0 1
 """
 
 from __future__ import annotations
