@@ -32,6 +32,7 @@ def test_claims_are_written_where_configured_and_indexed(tmp_path, monkeypatch):
     assert f"class='holds no'>{CROSS} fails<" in index and f"class='holds ok'>{CHECK} holds<" in index
     assert "class='holds maybe'>? inconclusive<" in index
     assert "01_demo.html" not in index  # no HTML report yet: no dead link
+    assert "no key figure" not in index and "class='thumb'" not in index  # no figure: no placeholder either
     (tmp_path / "01_demo.html").write_text("<html></html>")
     assert "href='01_demo.html'" in write_index(tmp_path).read_text()
     assert not list(tmp_path.glob(".*tmp"))  # atomic writes leave nothing behind

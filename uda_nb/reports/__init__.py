@@ -226,16 +226,14 @@ footer { color: #6b7684; font-size: 0.85em; margin-top: 2em; }
 def _card(entry: dict) -> list[str]:
     name = entry["name"]
     link = f"{_e(name)}.html" if entry["has_html"] else ""
-    parts = [f"<section class='card' id='{_e(name)}'><div class='top'><div class='thumb'>"]
-    if entry["key_png"]:
+    parts = [f"<section class='card' id='{_e(name)}'><div class='top'>"]
+    if entry["key_png"]:  # a report without a cell tagged key-figure gets no thumbnail (and no placeholder)
         img = (f"<img alt='key figure of {_e(name)}' "
                f"src='data:image/png;base64,{base64.b64encode(entry['key_png']).decode()}'>")
         target = f"{link}#cell-id={_e(entry['key_cell'])}" if link and entry["key_cell"] else link
-        parts.append(f"<a href='{target}'>{img}</a>" if target else img)
-    else:
-        parts.append("<div class='none'>no key figure<br>(no cell tagged key-figure)</div>")
+        parts.append("<div class='thumb'>" + (f"<a href='{target}'>{img}</a>" if target else img) + "</div>")
     title = _e(entry["title"])
-    parts.append("</div><div class='facts'>")
+    parts.append("<div class='facts'>")
     if link:
         title = f"<a href='{link}'>{title}</a>"
     parts.append(f"<h2>{title} <small>{_e(name)}</small></h2>")
