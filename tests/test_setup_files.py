@@ -31,3 +31,24 @@ def test_readme_opens_with_the_two_commands():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_gives_one_notebook_and_the_lecture_budget_early_and_stays_short():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    head = "\n".join(lines[:40])
+    assert "make reports NB=" in head and "lecture" in head
+    assert len(lines) <= 150
+
+
+def test_notebook_sources_carry_the_kernel_metadata_jupyter_would_write():
+    """JupyterLab rewrites a notebook's kernelspec and language_info from the running kernel, which marks a
+    notebook modified as soon as it opens when they differ: the sources carry what ipykernel reports."""
+    import json
+
+    for path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        meta = json.loads(path.read_text())["metadata"]
+        assert meta["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                      "name": "python3"}, path.name
+        info = meta["language_info"]
+        assert info["name"] == "python" and info["codemirror_mode"] == {"name": "ipython", "version": 3}, path.name
+        assert {"mimetype", "pygments_lexer", "nbconvert_exporter", "file_extension", "version"} <= set(info)
