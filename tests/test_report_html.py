@@ -171,10 +171,11 @@ def test_key_figure_becomes_the_index_thumbnail(tmp_path, monkeypatch):
     assert f"02_tiny.html#cell-id={nb.cells[5].id}" in index
     assert (tmp_path / "02_tiny.html").exists() and html_problems(index) == []
     assert LONG_CLAIM.replace(">", "&gt;") in index and "per seed 45.7 / 48.4 / 45.4." in index
-    # without a key-figure cell the card says so instead of guessing
+    # without a key-figure cell the card shows no thumbnail (it does not guess one) and no placeholder text
     del nb.cells[5].metadata["tags"]
     nbformat.write(nb, tmp_path / "02_tiny.ipynb")
-    assert "no cell tagged key-figure" in reports.index_html(reports.load_entries(tmp_path))
+    page = reports.index_html(reports.load_entries(tmp_path))
+    assert "key figure of 02_tiny" not in page and "no cell tagged key-figure" not in page
 
 
 def test_large_key_figures_are_scaled_down():
