@@ -3,7 +3,7 @@
 For each width preset, the static and the routing (K = 4) drt-digits network: source-only and MCD (``num_k`` in
 ``--num-k``) on the leave-one-out task mnistm + uci + syn + street -> mnist, batches of ``--batch`` + ``--batch``,
 after a warm-up run; ``FitResult.seconds`` (the loop only). Both memory formats for the routing network, which
-is faster contiguous (benchmarks/RESULTS.md, "DRT: MACs and step times"). Figures for sizing, not a timed test.
+is faster contiguous (benchmarks/results/drt.md, "DRT: MACs and step times"). Figures for sizing, not a timed test.
 
     .venv/bin/python benchmarks/bench_drt_sizing.py --steps 40 --batch 32
 

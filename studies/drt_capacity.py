@@ -3,7 +3,7 @@
 DRT's premise (its Figure 2) is that one static model cannot fit many sub-domains at once, and that a model that
 adapts its kernels per image can. On our digits analogue at 03_drt's width (16-32-48) the premise does not show on
 the sources: the routing network's merged-source test accuracy equals the static one's at 600, 1,200 and 2,400
-steps (RESULTS.md, "DRT: the source-only stage's length"), and neither a sharper softmax nor a faster routing
+steps (results/drt.md, "DRT: the source-only stage's length"), and neither a sharper softmax nor a faster routing
 branch changed that. A network of that width may simply have room for all four sources. This screen trains 03_drt's
 source-only recipe (report budget, 1,200 steps) on narrower networks, static and routing (K = 4), for every
 leave-one-out target, and compares their accuracy on the merged sources' test images. No target image is read and

@@ -1,6 +1,6 @@
 """DD with the margin of its own reference code (MDD's gamma = 4), screened on label-free signals.
 
-DD's game runs away on dSprites C -> S and N -> S (RESULTS.md, "DD's coefficient"): during adaptation the
+DD's game runs away on dSprites C -> S and N -> S (results/regda.md, "DD's coefficient"): during adaptation the
 source test error climbs from 0.016-0.02 MAE to 0.1-0.55, because f', which maximises an unbounded ``L_T`` on the
 target, also drifts away from f on the source. DD is the keypoint form of Zhang et al.'s MDD, whose reference
 code (and our :mod:`uda_nb.methods.mdd`) weights the adversary's source-agreement term by the margin gamma = 4:
@@ -16,7 +16,7 @@ report task.
 
 otherwise DD keeps margin 1. Only source test splits decide; the target metrics are printed for the record. The
 coefficient screen's third criterion (every final generator loss below 10) is left out on purpose: that screen
-showed it compares loss scales, not stability (RESULTS.md, "DD's coefficient").
+showed it compares loss scales, not stability (results/regda.md, "DD's coefficient").
 
     python studies/regda_dd_margin.py --seeds 0 1
 """

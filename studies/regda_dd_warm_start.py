@@ -6,7 +6,7 @@ term, and a warm-started gradient reversal layer whose coefficient on psi's grad
 (``WarmStartGradientReverseLayer(lo=0, hi=0.1, max_iters=1000)``; ``warm_start=True, warm_gamma=20`` in progress
 units, as in our MDD). DD took the margin on 2026-12-04 (studies/regda_dd_margin.py); the warm start was screened
 alone on 2026-12-02, with margin 1 and an older recipe, and kept out by a criterion (every final generator loss below
-10) that its own write-up called a poor choice (RESULTS.md, "DD's coefficient on psi's gradient through f'"). This
+10) that its own write-up called a poor choice (results/regda.md, "DD's coefficient on psi's gradient through f'"). This
 screen asks the question again for DD as it is now, margin 4 included, so that DD is our MDD on heatmaps.
 
 **Not blind.** That 2026-12-02 screen printed target metrics after its decision, and they showed DD with the warm

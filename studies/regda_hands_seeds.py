@@ -7,7 +7,7 @@ the same model with its BatchNorm statistics re-estimated on unlabeled target tr
 and the gain. Nothing here chooses anything: the recipe is the report budget's, unchanged.
 
 By default the recipe is the one of the first run of this script (one target pass, colour jitter and blur only), so
-that the command reproduces its table in RESULTS.md; ``--present-recipe`` measures the recipe as it is now
+that the command reproduces its table in results/regda.md; ``--present-recipe`` measures the recipe as it is now
 (``uda_nb.papers.regda``: two target passes, the rotation and zoom on hands).
 
     python studies/regda_hands_seeds.py --seeds 0 1 2 3 4 5 --dd

@@ -8,7 +8,7 @@ the same; only the running statistics that the model uses at test time differ: w
 end about 70 % target (source, target, target) instead of about 53 % (source, target). ``RegDA(target_passes=2)``
 is the reference code's way (tests/test_regda_method.py checks that only the statistics change). Why now: a reading
 of the reference code's training loop line by line against ours, after the 02_regda report had shown that about
-half of RegDA's hands gain is what target batches in BatchNorm's statistics give any method (RESULTS.md, "02_regda
+half of RegDA's hands gain is what target batches in BatchNorm's statistics give any method (results/regda.md, "02_regda
 and 02a with DD's margin 4"). The paper does not say either way.
 
 The reference code is the recipe we follow where the paper is silent, so the burden of proof lies on keeping one

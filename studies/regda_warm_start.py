@@ -7,7 +7,7 @@ every gradient psi receives through f' is scaled by a coefficient that rises fro
 (``WarmStartGradientLayer(alpha=1, lo=0, hi=0.1, max_iters=1000)`` over 30 epochs of 500 iterations, i.e.
 ``warm_gamma = 15`` in progress units). This script screens the third on hands, with the kept f, against the
 present recipe. dSprites is not screened: its reference recipe keeps neither the augmentation nor the
-pretrained f in ours, and DD's own coefficient was screened separately ("DD's coefficient" in RESULTS.md).
+pretrained f in ours, and DD's own coefficient was screened separately ("DD's coefficient" in results/regda.md).
 
 **The rule, written before any warm-start RegDA run on hands:** adopt ``warm_start`` for hands RegDA only if
 

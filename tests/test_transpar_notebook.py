@@ -50,8 +50,8 @@ def test_the_pictured_rule_is_the_optimizers_step():
 def test_sizes_share_runs_where_the_experiment_is_the_same():
     for name in ("smoke", "lecture", "report", "paper"):
         assert T.sizes_for(name).seeds >= (2 if name in ("report", "paper") else 1)
-    # the lecture budget is the report budget's first seed: the same specs, so the same cache entries
-    assert T.table_spec("dann", "mnist", "mnistm", "lecture").steps == T.table_spec("dann", "mnist", "mnistm", "report").steps
+    # the lecture budget is sized for a live class: shorter runs than the report's
+    assert T.table_spec("dann", "mnist", "mnistm", "lecture").steps < T.table_spec("dann", "mnist", "mnistm", "report").steps
     # a table run with TransPar differs from the plain one only in its transpar field
     plain = T.table_spec("dann", "mnist", "mnistm", "report")
     wrapped = T.table_spec("dann", "mnist", "mnistm", "report", transpar={"ratio": 0.5})

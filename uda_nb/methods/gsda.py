@@ -86,7 +86,7 @@ Choices the paper leaves open (no public implementation exists):
   and the entropy term; N is unchanged). Then ``sum_q p_i^q = 0`` for those samples, so L^syn_{dom~grp} measures
   them in G^dom only. Caveat, measured: on from the first step, no target image passes a threshold of 0.9 until the
   classifier is confident, so the local discriminators see source images only and their reversed gradients keep
-  the classifier at chance for hundreds of steps on mnist -> mnistm (benchmarks/RESULTS.md, "GSDA's training
+  the classifier at chance for hundreds of steps on mnist -> mnistm (benchmarks/results/gsda.md, "GSDA's training
   aids"); the paper presumably starts from a confident ImageNet-pretrained network.
 * Not done in this module: the paper's class-balanced re-sampling of source images (a sampler concern:
   ``fit(balance_source=True)`` / ``RunSpec(balance_source=True)``), the partial-DA experiments (the method runs unchanged when the target has fewer classes), and the

@@ -190,7 +190,7 @@ def kth_largest(values: torch.Tensor, k: int) -> torch.Tensor:
     of a strided sample of about 16k entries; two comparisons over ``values`` count what lies above the bracket,
     and only the entries inside it are selected from. A full ``kthvalue`` is the fallback when the bracket misses.
     On a million scores that are often tied (a ReLU network's zero gradients) this takes ~2 ms where a full
-    partition takes 10-40 ms (``benchmarks/RESULTS.md``, "TransPar ranking")."""
+    partition takes 10-40 ms (``benchmarks/results/transpar.md``, "TransPar ranking")."""
     n = values.numel()
     if n <= 65536:
         return torch.kthvalue(values, n - k + 1).values

@@ -24,7 +24,7 @@ Biases are static (the paper ignores them).
 ``temperature`` (routing and the combination only) divides the branch's routing logits before the softmax,
 ``pi(x) = softmax(z(x) / temperature)``. The paper's eq. 4 is ``temperature = 1`` (the default). Below 1 it
 sharpens the routing: after our short CPU schedules ``pi(x)`` stays near uniform and moves by about 0.01 from
-image to image at 1, so the network computes nearly one kernel for all inputs (benchmarks/RESULTS.md, "DRT: how
+image to image at 1, so the network computes nearly one kernel for all inputs (benchmarks/results/drt.md, "DRT: how
 dynamic are the coefficients"). Dynamic convolution (Chen et al., CVPR 2020, the paper's [4]) goes the other way,
 a temperature above 1 early in a long ImageNet schedule, so that every kernel keeps learning.
 
@@ -44,7 +44,7 @@ Two batched implementations, no per-sample Python loop (``impl``):
 
 Measured on the 2-core CPU (``benchmarks/bench_dynamic.py``, batch 64, K = 4, forward + backward): ``grouped``
 costs 2.1-2.5x the static layer on contiguous inputs (2.3-3.2x channels-last) and ``mix`` 4.4-14x
-(benchmarks/RESULTS.md, "DRT: dynamic convolution").
+(benchmarks/results/drt.md, "DRT: dynamic convolution").
 
 Shapes: input ``(B, C_in, H, W)``, output ``(B, C_out, H', W')`` as ``nn.Conv2d``; coefficients ``Lambda``
 ``(B, C_out)`` and ``pi`` ``(B, K)``.
@@ -65,7 +65,7 @@ RESIDUALS = ("full", "1x1")
 IMPLS = ("mix", "grouped")
 #: the coefficient branch's initialisation: "reference", N(0, 0.01) as the authors' ``resnet_dra.py``;
 #: "fan_in", ``nn.Linear``'s own (uniform, std 1 / sqrt(3 fan_in)), which gives a narrow layer's branch the hidden
-#: activation scale that N(0, 0.01) gives on the authors' 256-2048-channel blocks (benchmarks/RESULTS.md,
+#: activation scale that N(0, 0.01) gives on the authors' 256-2048-channel blocks (benchmarks/results/drt.md,
 #: "DRT: the routing's saddle")
 BRANCH_INITS = ("reference", "fan_in")
 
@@ -220,7 +220,7 @@ class DynamicConv2d(nn.Module):
         b, c = x.shape[0], self.out_channels
         w = self._kernels(b, coeff)
         # the grouped convolution runs on contiguous tensors (images stacked along the channels): with
-        # channels-last weights or inputs it is slower here (benchmarks/RESULTS.md, "DRT notebook sizing")
+        # channels-last weights or inputs it is slower here (benchmarks/results/drt.md, "DRT notebook sizing")
         flat = x.contiguous().reshape(1, b * self.in_channels, *x.shape[-2:])
         y = F.conv2d(flat, w.reshape(b * c, self.in_channels, self.kernel_size, self.kernel_size).contiguous(), None,
                      self.stride, self.padding, groups=b)

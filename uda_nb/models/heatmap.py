@@ -3,7 +3,7 @@
 ``psi`` is a Simple Baseline (Xiao et al. 2018): a strided convolutional trunk, then transposed convolutions
 that upsample back to the heatmap size. The paper uses an ImageNet-pretrained ResNet (18 on dSprites, 101 on
 hands) and heads of width 256; no pretrained weights exist offline, so the embedded tasks use a small trunk
-trained from scratch, sized from measured CPU speed (``benchmarks/RESULTS.md``, "Heatmap network sizing").
+trained from scratch, sized from measured CPU speed (``benchmarks/results/regda.md``, "Heatmap network sizing").
 :func:`resnet18_trunk` builds the paper's kind of trunk for real data, with local weights when you have them.
 
 Shapes: images ``(B, C, H, W)`` -> ``psi`` -> feature maps ``(B, D, h, w)`` -> head -> heatmap logits
@@ -22,7 +22,7 @@ from .backbones import InputNorm
 #: trunk presets measured in benchmarks/bench_heatmap.py: strided conv widths, upsampling width, head width and,
 #: optionally, which stages keep their stride-1 conv (``refine``; all by default). ``lean`` is ``tiny`` without the
 #: stride-1 conv at half resolution (the costliest layer per MAC: 16 channels at 32 x 32) and with heads half as
-#: wide, about 25-30 % less time per step (benchmarks/RESULTS.md, "A leaner heatmap network").
+#: wide, about 25-30 % less time per step (benchmarks/results/regda.md, "A leaner heatmap network").
 HEATMAP_SIZES = {
     "tiny": {"widths": (16, 32, 48), "up_width": 32, "head_width": 32},
     "lean": {"widths": (16, 32, 48), "up_width": 32, "head_width": 16, "refine": (False, True, True)},

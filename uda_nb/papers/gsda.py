@@ -42,7 +42,7 @@ PICTURED = {(("mnist", "mnistm"), "global"), (("mnist", "mnistm"), FULL)}
 #: the paper's two training aids (its section 3.1): class-balanced source batches, and only target images with a
 #: confident pseudo-label in the local discriminators. The paper gives no threshold; 0.9 was fixed before any run
 #: and not tuned (tuning it would need target labels). Not in the notebook's table: with the threshold on from the
-#: first step the classifier stopped learning on mnist -> mnistm (benchmarks/RESULTS.md, "GSDA's training aids");
+#: first step the classifier stopped learning on mnist -> mnistm (benchmarks/results/gsda.md, "GSDA's training aids");
 #: the balanced source is Table 1's last row (:data:`BALANCED`)
 CONFIDENCE_THRESHOLD = 0.9
 BALANCED = "+ balanced source"
@@ -79,7 +79,7 @@ class GSDASizes:
     table_steps: int | None
 
 
-#: sized from measured step times (benchmarks/RESULTS.md, "GSDA notebook sizing"); the same lengths as
+#: sized from measured step times (benchmarks/results/gsda.md, "GSDA notebook sizing"); the same lengths as
 #: TransPar's method table, so DANN's runs are shared with 04_transpar
 SIZES = {name: GSDASizes(s.seeds, s.table_steps) for name, s in T.SIZES.items()}
 

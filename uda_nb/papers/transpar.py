@@ -28,13 +28,13 @@ LR = 0.01  # 01_dann's recipe
 MODEL = {"norm": "center"}
 #: the network per pair: 01_dann's on mnist -> mnistm (its runs are shared); on syn -> street 00_data's, with
 #: BatchNorm: without it DANN's digits network collapses on the *source* (10 % source test accuracy for DANN and
-#: source-only alike, seeds 0 and 1; benchmarks/RESULTS.md, "TransPar: first runs")
+#: source-only alike, seeds 0 and 1; benchmarks/results/transpar.md, "TransPar: first runs")
 MODELS = {("mnist", "mnistm"): MODEL, ("syn", "street"): {"batch_norm": True}}
 
 
 #: method options per pair. DANN on syn -> street with the BatchNorm network and DANN's lambda up to 1 never learns
 #: the *source* (10-14 % source test accuracy at 750 steps, seeds 0 and 1; with lambda up to 0.3: 44 / 75 %); with
-#: lambda up to 0.1, MDD's reference coefficient, it reaches 96 / 92 % (benchmarks/RESULTS.md, "TransPar notebook
+#: lambda up to 0.1, MDD's reference coefficient, it reaches 96 / 92 % (benchmarks/results/transpar.md, "TransPar notebook
 #: sizing"). Chosen on source accuracy only: no target label.
 OPTIONS = {("syn", "street"): {"dann": {"lambda_max": 0.1}}}
 
@@ -154,12 +154,14 @@ class TransParSizes:
     figure_seeds: int = 2
 
 
-#: sized from measured step times (benchmarks/RESULTS.md, "Report sizing for the references' recipes"): the method
+#: sized from measured step times (benchmarks/results/general.md, "Report sizing for the references' recipes"): the method
 #: table, the headline, on 3 seeds; TransPar-MDD on TLlib's 1024-wide heads costs 100-140 ms a step, so the table
-#: runs 500 steps and the sweep and variants 250 on the first two seeds
+#: runs 500 steps and the sweep and variants 250 on the first two seeds. The lecture budget is sized for a live class
+#: (04_transpar, 04a and 05_gsda in under 2 minutes each on 2 cores from an empty run cache; benchmarks/results/general.md,
+#: "The lecture budget").
 SIZES = {
     "smoke": TransParSizes(1, None, 20, ratio_images=200, figure_seeds=1),
-    "lecture": TransParSizes(1, 500, 250, figure_seeds=1),
+    "lecture": TransParSizes(1, 150, 80, ratio_images=500, figure_seeds=1),
     "report": TransParSizes(3, 500, 250),
     "paper": TransParSizes(5, None, 20000, ratio_images=2000),
 }
@@ -213,7 +215,7 @@ def table_spec(method: str, source: str, target: str, budget: str | Budget | Non
 
 
 #: eq. 12's tau is rounded to one decimal, the grid of the sweep (Figure 6): the discriminator's own noise moves
-#: it by about 0.02 (benchmarks/RESULTS.md, "TransPar: first runs")
+#: it by about 0.02 (benchmarks/results/transpar.md, "TransPar: first runs")
 RATIO_DIGITS = 1
 
 
