@@ -40,8 +40,9 @@ def test_runs_are_counted_as_trained_or_loaded_for_a_reports_closing_line(isolat
         run(SPEC, 0, device="cpu", task=toy_task(), progress=False)
     run(SPEC, 1, device="cpu", task=toy_task(), progress=False)
     assert len(experiments.RUN_COUNTS["loaded"]) == 1 and len(experiments.RUN_COUNTS["trained"]) == 1
-    assert experiments.runs_note() == "1 run was trained and 1 came from the run cache"
-    assert experiments.runs_note({"trained": 0, "loaded": 26}) == "all 26 runs came from the run cache"
+    assert experiments.runs_note() == "1 run was trained and 1 was loaded from disk, saved by an earlier execution"
+    assert experiments.runs_note({"trained": 0, "loaded": 26}) == ("all 26 runs were loaded from disk, saved when an "
+                                                                    "earlier execution trained them")
     assert experiments.runs_note({"trained": 12, "loaded": 0}) == "12 runs were trained"
 
 

@@ -244,3 +244,19 @@ def test_code_is_folded_and_figures_take_their_caption_as_alt_text():
     assert figure_caption(nbformat.v4.new_code_cell("plot()", outputs=[_png_output(STATIC_PNG)]),
                           "**The schedule.** How it grows.") == "The schedule."
     assert figure_caption(nbformat.v4.new_code_cell("plot()"), "") == "a figure"
+
+
+def test_alt_text_spells_formulas_out_and_ablation_links_point_from_reports():
+    from uda_nb.reports.html_export import _first_sentence, prepare
+    assert _first_sentence(r"The map $G_f(\cdot;\theta_f)$ sends _x_ to **y**. More.") == "The map G_f(·;θ_f) sends x to y."
+    assert _first_sentence(r"Gap $|G^{dom} - \sum_q G^{grp}_q|$ over training.") == "Gap |G^dom - Σ_q G^grp_q| over training."
+    assert _first_sentence(r"$$\lambda_p = \frac{2}{1+\exp(-\gamma p)} - 1$$ grows.") == "λ_p = (2)/(1+exp(-γ p)) - 1 grows."
+    nb = tiny_executed_notebook()
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("See [MDD](../../docs/references/mdd.md) and [DANN](../docs/x.md)."))
+    nb.cells[3].outputs.append(new_output("display_data", data={
+        "text/markdown": "As in [TLlib](../../docs/references/mdd.md).", "text/plain": "<Markdown>"}))
+    shown = prepare(nb)
+    # a page sits in reports/, one folder below the repository; an ablation's source sits two below
+    assert shown.cells[0].source == "See [MDD](../docs/references/mdd.md) and [DANN](../docs/x.md)."
+    assert shown.cells[3].outputs[-1]["data"]["text/markdown"] == "As in [TLlib](../docs/references/mdd.md)."
+    assert nb.cells[0].source.count("../../docs") == 1  # the notebook itself is unchanged

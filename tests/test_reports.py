@@ -79,7 +79,8 @@ def test_different_baselines_for_the_same_pair_get_a_note(tmp_path, monkeypatch)
         "source-only": "76.2 ± 0.5", "network": "DANN digits net + BatchNorm"}})
     notes = baseline_notes(load_entries(tmp_path))
     assert notes == ["mnist → mnistm: 00_data reports source-only 48.1 ± 1.8 (DANN digits net + BatchNorm); "
-                     "01_dann reports source-only 54.5 ± 2.0 (DANN digits net, centred): different networks."]
+                     "01_dann reports source-only 54.5 ± 2.0 (DANN digits net, centred): different networks or "
+                     "training lengths."]
     index = write_index(tmp_path).read_text()
     assert "Same pair, different baselines" in index and "00_data reports source-only 48.1 ± 1.8" in index
     write_claims("01_dann", claim, baselines={"mnist → mnistm": {
@@ -212,3 +213,16 @@ def test_another_budget_writes_beside_the_committed_reports(tmp_path, monkeypatc
     assert reports.default_out_dir() == tmp_path / "reports"
     ignored = (ROOT / ".gitignore").read_text()
     assert "reports/lecture/" in ignored and "reports/smoke/" in ignored
+
+
+def test_a_notebook_can_be_named_by_its_number_and_a_wrong_name_lists_the_notebooks(capsys, tmp_path):
+    from uda_nb.reports import _resolve, main
+
+    assert _resolve("02a", False, tmp_path).name == "02a_regda_minimax.ipynb"
+    assert _resolve("01_dann", False, tmp_path).name == "01_dann.ipynb"
+    (tmp_path / "04a_transpar_scope.ipynb").write_text("{}")
+    assert _resolve("04a", True, tmp_path) == tmp_path / "04a_transpar_scope.ipynb"
+    with pytest.raises(SystemExit):
+        main(["no_such_one", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert "no such notebook" in err and "02a_regda_minimax" in err and "01_dann" in err

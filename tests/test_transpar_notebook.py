@@ -100,3 +100,8 @@ def test_transpar_regda_adapts_regdas_own_source_only_model():
     wrapped = R.adapt_spec("regda", *R.HANDS, sizes, transpar={"ratio": 0.6})
     assert wrapped.transpar == {"ratio": 0.6} and plain.transpar is None
     assert wrapped.init_from == plain.init_from and wrapped.init_from.transpar is None
+
+
+def test_the_lecture_budget_leaves_table_vii_out_and_the_others_run_it():
+    assert not T.sizes_for("lecture").regda_table
+    assert all(T.sizes_for(name).regda_table for name in ("smoke", "report", "paper"))

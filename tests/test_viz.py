@@ -252,3 +252,22 @@ def test_keypoint_density_labels_pixels_and_colorbar(dsprites_test):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["middle area A"]
     counts = np.asarray(ax.collections[0].get_array())
     assert counts.sum() == len(dsprites_test[0])  # every keypoint counted once
+
+
+def test_plot_gains_shares_the_y_axis_marks_each_seed_and_the_paper():
+    from uda_nb.viz.drt import plot_gains
+
+    panels = {"A": ({"x": np.array([1.0, 3.0]), "y": np.array([-2.0, 0.0])}, {"x": 5.0}),
+              "B": ({"z": np.array([4.0, 6.0])}, {"z": -1.0})}
+    fig = plot_gains(panels, seeds=[0, 1])
+    a, b = fig.axes
+    assert a.get_shared_y_axes().joined(a, b)
+    # bars are the per-row means; the paper's cross is drawn only where the paper has the row
+    assert [round(p.get_height(), 6) for p in a.patches] == [2.0, -1.0]
+    crosses = [c for c in a.collections if c.get_label() == "paper (DomainNet)"]
+    assert len(crosses) == 1 and crosses[0].get_offsets().tolist() == [[0.0, 5.0]]
+    seeds = [c for c in a.collections if c.get_label().startswith("seed")]
+    assert [c.get_label() for c in seeds] == ["seed 0", "seed 1"]
+    assert sorted(y for c in seeds for _, y in c.get_offsets().tolist()) == [-2.0, 0.0, 1.0, 3.0]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["seed 0", "seed 1", "paper (DomainNet)"]
+    plt.close(fig)

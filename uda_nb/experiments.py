@@ -333,8 +333,9 @@ RUN_COUNTS: dict[str, set[str]] = {"trained": set(), "loaded": set()}
 
 
 def runs_note(counts: dict[str, int] | None = None) -> str:
-    """What this process's runs were, for a notebook's closing line: ``"all 26 runs came from the run cache"``,
-    ``"3 runs were trained and 23 came from the run cache"`` or ``"12 runs were trained"``. ``counts``: numbers
+    """What this process's runs were, for a notebook's closing line: ``"all 26 runs were loaded from disk, saved when
+    an earlier execution trained them"``, ``"3 runs were trained and 23 were loaded from disk, saved by an earlier
+    execution"`` or ``"12 runs were trained"``. ``counts``: numbers
     ``{"trained": n, "loaded": m}`` instead of this process's (a run trained here and loaded again later counts
     as trained)."""
     if counts is None:
@@ -347,9 +348,15 @@ def runs_note(counts: dict[str, int] | None = None) -> str:
         return f"{n:,} run{'' if n == 1 else 's'}"
 
     if trained == 0:
-        return f"all {runs(loaded)} came from the run cache" if loaded else "no run was trained or loaded"
+        if not loaded:
+            return "no run was trained or loaded"
+        return (f"all {runs(loaded)} were" if loaded > 1 else "its one run was") + (
+            " loaded from disk, saved when an earlier execution trained them" if loaded > 1 else
+            " loaded from disk, saved when an earlier execution trained it")
     was = "was" if trained == 1 else "were"
-    return f"{runs(trained)} {was} trained" + (f" and {loaded:,} came from the run cache" if loaded else "")
+    return f"{runs(trained)} {was} trained" + (
+        f" and {loaded:,} {'was' if loaded == 1 else 'were'} loaded from disk, saved by an earlier execution"
+        if loaded else "")
 
 
 def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: bool | None = None,

@@ -89,7 +89,7 @@ class DRTSizes:
 #: (03_drt in under 2 minutes on 2 cores from an empty run cache; benchmarks/results/general.md, "The lecture budget").
 SIZES = {
     "smoke": DRTSizes(1, 20, 20, batch_size=16, figure_seeds=1, eval_samples=100, evals=1),
-    "lecture": DRTSizes(1, 200, 200, figure_seeds=1, eval_samples=300, evals=2),
+    "lecture": DRTSizes(1, 120, 120, figure_seeds=1, eval_samples=300, evals=2),
     "report": DRTSizes(3, 700, 700),
     "paper": DRTSizes(5, 20000, 20000, batch_size=64, widths=(32, 48, 64), figure_seeds=5, eval_samples=2000,
                       evals=20),

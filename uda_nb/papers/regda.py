@@ -128,7 +128,7 @@ class RegDASizes:
 #: budget"), so its runs are short and their numbers noisy; the report budget's are the ones the claims are about.
 SIZES = {
     "smoke": RegDASizes(1, 20, 20, 20, 20, batch_size=16, eval_samples=100, evals=2),
-    "lecture": RegDASizes(1, 60, 60, 300, 100, eval_samples=300, evals=2),
+    "lecture": RegDASizes(1, 50, 50, 250, 80, eval_samples=200, evals=2),
     "report": RegDASizes(3, 250, 250, 2000, 500),
     "paper": RegDASizes(3, 20000, 20000, 35000, 15000, eval_samples=1000, evals=20),
 }

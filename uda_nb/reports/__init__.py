@@ -12,10 +12,11 @@ The index (:func:`write_index`), one card per notebook in name order:
 
 - the key figure's thumbnail (first PNG of the cell tagged ``key-figure``, embedded, linking to that cell),
 - the title (linking to the HTML report), the one-line description and the paper reference,
-- the claims tally (``3 of 4 hold``) and the budget,
+- the claims tally (``3 of 4 hold``, coloured by how many hold or fail) and the budget (defined in the lead),
 - the headline numbers in the order the notebook gave them (``write_claims(headline=...)``; for a method:
   source-only, the method, train-on-target, gap covered),
-- the baselines it measured per domain pair, and the claims table (✓ holds / ✗ fails / ? inconclusive, full text, rule and note),
+- the baselines it measured per domain pair, and the claims table, folded (✓ holds / ✗ fails / ? inconclusive, full
+  text, rule and note),
 
 and above the cards a note wherever two notebooks report different baselines for the same pair, naming the
 networks. Everything is in the one file: copy ``reports/`` anywhere and it still works.
@@ -42,7 +43,7 @@ from .html_export import export_html, html_problems, key_figure, label_widget_ou
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 THUMB_WIDTH = 640  # pixels of the embedded thumbnail (shown at half that: sharp on a high-DPI screen)
-BASELINE_KEYS = ("source-only", "train-on-target")
+BASELINE_KEYS = ("source-only", "DANN", "MDD", "train-on-target")
 
 
 #: seconds an ``interactive``-tagged (ipywidgets) cell may run before the notebook is executed again. nbclient
@@ -174,8 +175,8 @@ def headline_text(entry: dict) -> str:
 
 
 def baseline_notes(entries: list[dict]) -> list[str]:
-    """Plain-text notes, one per domain pair, where notebooks report different baselines (source-only,
-    train-on-target) for the same pair, with the values and network of each."""
+    """Plain-text notes, one per domain pair, where notebooks report different baselines (:data:`BASELINE_KEYS`:
+    source-only, DANN, MDD, train-on-target) for the same pair, with the values and network of each."""
     by_pair: dict[str, list[tuple[str, str, dict]]] = {}
     for entry in entries:
         for pair, row in entry["baselines"].items():
@@ -192,7 +193,7 @@ def baseline_notes(entries: list[dict]) -> list[str]:
             sides.append(f"{name} reports {values or 'no ' + ' / '.join(differ)} "
                          f"({row.get('network') or 'network not stated'})")
         networks = {str(row.get("network", "")).strip() for _, _, row in rows}
-        why = ("different networks" if len(networks) > 1 else
+        why = ("different networks or training lengths" if len(networks) > 1 else
                "the same network, different runs (budget, steps or seeds)")
         notes.append(f"{rows[0][1]}: {'; '.join(sides)}: {why}.")
     return notes
@@ -210,7 +211,7 @@ a { color: #1f5fae; }
 .thumb { flex: 0 0 320px; } .thumb img { width: 320px; border: 1px solid #e3e7ec; border-radius: 4px; }
 .thumb .none { width: 320px; height: 120px; display: flex; align-items: center; justify-content: center;
                color: #8a94a3; background: #f5f7fa; border-radius: 4px; font-size: 0.9em; text-align: center; }
-.facts { flex: 1; min-width: 0; }
+.facts { flex: 1; min-width: 0; overflow-x: auto; }
 .card h2 { margin: 0 0 0.25em; font-size: 1.3em; } .card h2 small { color: #6b7684; font-weight: normal; }
 .desc { margin: 0.2em 0 0.5em; } .meta { color: #4a5563; font-size: 0.92em; margin: 0.3em 0; }
 .tally { font-weight: 600; padding: 0.05em 0.5em; border-radius: 1em; }
@@ -218,11 +219,12 @@ a { color: #1f5fae; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
 td, th { padding: 4px 10px; border-bottom: 1px solid #e3e7ec; text-align: left; vertical-align: top; }
 th { background: #f5f7fa; }
-table.headline td { font-size: 1.15em; font-weight: 600; white-space: nowrap; }
+table.headline td { font-size: 1.15em; font-weight: 600; }
 table.claims { width: 100%; } table.claims td.holds { font-size: 1.1em; text-align: center; }
 td.rule { white-space: nowrap; }
 .ok { color: #19733c; } .no { color: #c0392b; } .maybe { color: #8a6d00; }
 .tally.none { background: #fff4d6; color: #7a5b00; }
+.tally.most { background: #eef6e4; color: #3b6b1e; }
 h3 { font-size: 1em; margin: 1em 0 0.2em; color: #4a5563; }
 footer { color: #6b7684; font-size: 0.85em; margin-top: 2em; }
 """
@@ -250,7 +252,8 @@ def _card(entry: dict) -> list[str]:
     n = len(entry["claims"])
     if n:
         out = entry["outcomes"]
-        cls = "all" if out[HOLDS] == n else ("some" if out[FAILS] else "none")
+        cls = ("all" if out[HOLDS] == n else "most" if 2 * out[HOLDS] > n else
+               "some" if out[FAILS] > out[HOLDS] else "none")
         words = [f"{out[HOLDS]} of {n} claims hold"] + [f"{out[k]} {w}" for k, w in
                                                           ((FAILS, "fail"), (INCONCLUSIVE, "inconclusive")) if out[k]]
         meta.append(f"<span class='tally {cls}'>{', '.join(words)}</span>")
@@ -272,7 +275,8 @@ def _card(entry: dict) -> list[str]:
     parts.append("</div></div>")
     if entry["claims"]:
         cols = [c for c in ("paper", "ours", "rule", "note") if any(str(x.get(c, "")).strip() for x in entry["claims"])]
-        parts.append("<h3>Claims</h3><table class='claims'><tr><th>outcome</th><th>claim</th>"
+        parts.append(f"<details><summary>Claims ({len(entry['claims'])}): each with the paper's number, ours and the "
+                     "rule (click to open)</summary><table class='claims'><tr><th>outcome</th><th>claim</th>"
                      + "".join(f"<th>{c}</th>" for c in cols) + "</tr>")
         for claim in entry["claims"]:
             outcome = claim.get("outcome") or (HOLDS if claim.get("holds") else FAILS)
@@ -280,9 +284,18 @@ def _card(entry: dict) -> list[str]:
             mark = f"{MARKS.get(outcome, QUERY)} {outcome}"
             parts.append(f"<tr><td class='holds {cls}'>{mark}</td><td>{_e(claim.get('claim', ''))}</td>"
                          + "".join(f"<td class='{c}'>{_e(claim.get(c, ''))}</td>" for c in cols) + "</tr>")
-        parts.append("</table>")
+        parts.append("</table></details>")
     parts.append("</section>")
     return parts
+
+
+def _budget_sentence(entries: list[dict]) -> str:
+    """The index's definition of a page's budget, naming the budget every page used when they agree."""
+    budgets = sorted({e["budget"] for e in entries if e["budget"]})
+    used = (f"every page here used the <code>{_e(budgets[0])}</code> budget, whose values each page states at its top"
+            if len(budgets) == 1 else "each page states its budget and that budget's values at its top")
+    return ("The <em>budget</em> of a page is how much training stands behind its numbers (steps per run, images "
+            f"per step, training seeds); {used}.")
 
 
 def index_html(entries: list[dict]) -> str:
@@ -293,10 +306,10 @@ def index_html(entries: list[dict]) -> str:
              "<h1>uda_nb: executed reports</h1>",
              "<p class='lead'>One notebook per paper, executed by <code>make reports</code>: what it reproduces, "
              "its key figure, headline numbers and which of the paper's claims hold here. Open a report for the "
-             "whole story; every page works offline.</p>"]
+             "whole story; every page works offline. " + _budget_sentence(entries) + "</p>"]
     if entries:
         parts.append("<table class='summary'><tr><th>report</th><th>headline</th><th>holds / fails / inconclusive</th>"
-                     "<th>time</th></tr>")
+                     "<th>time of its last execution</th></tr>")
         for e in entries:
             out = e["outcomes"]
             counts_ = (f"<span class='ok'>{out[HOLDS]}</span> / <span class='no'>{out[FAILS]}</span> / "
@@ -355,11 +368,15 @@ def _resolve(arg: str, html_only: bool, out_dir: Path) -> Path:
     name = Path(arg).name
     name = name if name.endswith(".ipynb") else f"{name}.ipynb"
     if html_only:
-        return out_dir / name
+        short = [p for p in sorted(out_dir.glob(f"{Path(name).stem}_*.ipynb"))]
+        return out_dir / name if (out_dir / name).exists() or len(short) != 1 else short[0]
     path = Path(arg)
     if path.suffix == ".ipynb" and path.exists():
         return path
     found = sorted(NOTEBOOKS_DIR.rglob(name))  # notebooks/ and notebooks/ablations/
+    if not found:  # a short name: "02a" for 02a_regda_minimax, when only one notebook starts so
+        found = [p for p in all_notebooks() if p.stem.startswith(f"{Path(name).stem}_")]
+        found = found if len(found) == 1 else []
     return found[0] if found else NOTEBOOKS_DIR / name
 
 
@@ -401,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         notebooks = all_notebooks()
     missing = [str(p) for p in notebooks if not p.exists()]
     if missing:
-        parser.error(f"no such notebook: {', '.join(missing)}"
+        parser.error(f"no such notebook: {', '.join(missing)}; the notebooks are "
+                     f"{', '.join(p.stem for p in all_notebooks())}"
                      + (" (--html-only re-exports notebooks already executed there)" if args.html_only else ""))
     problems = 0
     if args.html_only:

@@ -11,16 +11,17 @@
 - **No plumbing.** Widget outputs (``application/vnd.jupyter.widget-view+json``: tqdm progress bars in a
   kernel where ``UDA_NB_QUIET`` was not set, or a slider) and the notebook's saved widget state are removed, and
   so are tqdm bars written to a stream, so the page never shows "Loading widget..." or a frozen ``0/1500 0%``.
-- **Interactive cells say so.** A code cell tagged ``interactive`` (the convention: it sits below a static figure
-  drawn by the same function) has its outputs replaced by :data:`INTERACTIVE_NOTE`, so the page shows neither a
-  dead slider nor a duplicate figure. A cell that is not tagged but showed a widget other than a progress bar
-  gets the same note. The executed ``.ipynb`` keeps its outputs; :func:`label_widget_outputs` only replaces a
+- **Interactive cells say so.** A code cell tagged ``interactive`` (the convention: the Markdown above it says what
+  its controls do, and which static figure of the page, if any, the same function drew) has its outputs replaced
+  by :data:`INTERACTIVE_NOTE`, so the page shows neither a dead slider nor a duplicate figure. A cell that is not
+  tagged but showed a widget other than a progress bar gets the same note. The executed ``.ipynb`` keeps its outputs; :func:`label_widget_outputs` only replaces a
   widget's plain-text fallback (a raw ``interactive(children=...`` repr) by that note.
 
 - **Reads as a page, not a notebook.** Each code cell's source is folded into a ``<details>`` element ("code",
   one click opens it); the executed ``.ipynb`` is unchanged. Every figure gets alt text from its caption
   (:func:`figure_caption`: the first sentence of the Markdown the cell displays after the figure, else of the
-  Markdown cell above it) instead of nbconvert's "No description has been provided for this image".
+  Markdown cell right after the code cell when that cell is not a heading, else of the Markdown cell above it)
+  instead of nbconvert's "No description has been provided for this image".
 
 :func:`html_problems` lists what should never be in a report (a remote script, a widget placeholder, a progress
 bar, a table cell that pandas cut with ``...``); the reports runner prints them as warnings.
@@ -44,8 +45,8 @@ from ..cache import atomic_write
 
 INTERACTIVE_TAG = "interactive"
 KEY_FIGURE_TAG = "key-figure"
-INTERACTIVE_NOTE = ("Interactive in Jupyter: run this notebook (make lab) to move the slider; "
-                    "the static figure above shows it.")
+INTERACTIVE_NOTE = ("Interactive in Jupyter: run this notebook (make lab) to use the controls described above; "
+                    "this page cannot run them.")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 MATHJAX_DIST = "django-static-mathjax"
@@ -170,12 +171,35 @@ def _strip_progress_lines(text: str) -> str:
     return "\n".join(line for line in lines if not _PROGRESS.search(line))
 
 
+#: TeX commands an alt text spells as the character a reader sees
+_TEX_SYMBOLS = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "theta": "θ",
+                "lambda": "λ", "mu": "μ", "pi": "π", "sigma": "σ", "tau": "τ", "phi": "φ", "psi": "ψ", "Phi": "Φ",
+                "Psi": "Ψ", "Delta": "Δ", "Lambda": "Λ", "sum": "Σ", "partial": "∂", "nabla": "∇", "cdot": "·",
+                "times": "×", "to": "→", "rightarrow": "→", "leftarrow": "←", "le": "≤", "leq": "≤", "ge": "≥",
+                "geq": "≥", "approx": "≈", "neq": "≠", "in": "∈", "infty": "∞", "odot": "⊙", "log": "log",
+                "min": "min", "max": "max", "exp": "exp"}
+
+
+def _plain_math(tex: str) -> str:
+    """A TeX formula as plain text for alt text: ``G_f(\\cdot;\\theta_f)`` -> ``G_f(·;θ_f)``; layout commands
+    (``\\mathcal``, ``\\left``, ...) are dropped, known symbols become their characters, braces go."""
+    tex = re.sub(r"\\(?:mathcal|mathbf|mathrm|mathbb|boldsymbol|operatorname|text|textrm|left|right|big|Big|bigg)\b",
+                 "", tex)
+    tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", tex)
+    tex = re.sub(r"\\([A-Za-z]+)", lambda m: _TEX_SYMBOLS.get(m.group(1), m.group(1)), tex)
+    tex = re.sub(r"\\[,;:! ]", " ", tex)
+    return re.sub(r"[{}]", "", tex)
+
+
 def _first_sentence(text: str, limit: int = 300) -> str:
-    """The first sentence of Markdown ``text``, as plain text (markup, links and math delimiters dropped)."""
+    """The first sentence of Markdown ``text``, as plain text (markup, links and math delimiters dropped, formulas
+    spelled out by :func:`_plain_math`)."""
     text = re.sub(r"^#+\s*(?:\d+(?:\.\d+)*\.?\s+)?(.*)$", r"\1:", text.strip(), flags=re.M)  # "## 1. The idea" -> "The idea:"
     text = re.sub(r"^\s*(?:\d+\.|[-*])\s+", "", text, flags=re.M)  # list markers
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)   # [label](url) -> label
-    text = re.sub(r"[*_`$]", "", text)
+    text = re.sub(r"\$\$(.+?)\$\$|\$(.+?)\$", lambda m: _plain_math(m.group(1) or m.group(2)), text, flags=re.S)
+    text = re.sub(r"[*`$]", "", text)
+    text = re.sub(r"(?<!\w)_|_(?![\w{])", "", text)  # emphasis underscores, not subscripts
     text = " ".join(text.split())
     m = re.search(r"^(.+?[.!?])(\s|$)", text)
     sentence = m.group(1) if m else text
@@ -189,8 +213,9 @@ def _markdown_of(output) -> str:
 
 def figure_caption(cell, previous_markdown: str) -> str:
     """Alt text for the figures of a code cell: the first sentence of the first Markdown output the cell displays
-    after its first figure (the notebooks say what each figure shows right below it), else of the Markdown cell
-    above the code cell, else "a figure"."""
+    after its first figure (the notebooks say what each figure shows right below it), else of ``previous_markdown``
+    (:func:`prepare` passes the Markdown cell right after the code cell unless it is a heading, else the one above
+    it), else "a figure"."""
     outputs = cell.get("outputs", [])
     first = next((i for i, o in enumerate(outputs) if "image/png" in o.get("data", {})), None)
     if first is not None:
@@ -200,17 +225,28 @@ def figure_caption(cell, previous_markdown: str) -> str:
     return _first_sentence(previous_markdown) if previous_markdown.strip() else "a figure"
 
 
+def _report_links(markdown: str) -> str:
+    """Relative links as the report page needs them: every page sits in ``reports/``, one folder below the
+    repository, while an ablation's source sits two below (``notebooks/ablations/``), so its ``../../docs/...``
+    becomes ``../docs/...``."""
+    return re.sub(r"\]\(\.\./\.\./", "](../", markdown)
+
+
 def prepare(nb):
     """A copy of the executed notebook as the HTML report shows it (see the module docstring)."""
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
     previous_markdown = ""
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
+            cell.source = _report_links(cell.source)
             previous_markdown = cell.source
             continue
         if cell.cell_type == "code":
-            caption = figure_caption(cell, previous_markdown)
+            after = nb.cells[index + 1] if index + 1 < len(nb.cells) else None
+            next_markdown = (after.source if after is not None and after.cell_type == "markdown"
+                             and not after.source.lstrip().startswith("#") else "")
+            caption = figure_caption(cell, next_markdown or previous_markdown)
             for out in cell.get("outputs", []):
                 if "image/png" in out.get("data", {}):
                     out.setdefault("metadata", {})["uda_nb_alt"] = caption
@@ -232,6 +268,8 @@ def prepare(nb):
                     continue
                 out = copy.deepcopy(out)
                 out.text = text
+            elif "text/markdown" in out.get("data", {}):
+                out.data["text/markdown"] = _report_links(_markdown_of(out))
             outputs.append(out)
         cell.outputs = outputs + ([_note_output()] if showed_widget else [])
     return nb

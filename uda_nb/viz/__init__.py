@@ -127,16 +127,18 @@ def sample_grid(domains: Sequence[Domain], per_row: int = 12, seed: int = 0, fig
     return fig
 
 
-def tsne_embed(*feature_sets, seed: int = 0, perplexity: float = 30.0) -> list[np.ndarray]:
+def tsne_embed(*feature_sets, seed: int = 0, perplexity: float = 30.0, max_iter: int = 1000) -> list[np.ndarray]:
     """One t-SNE (scikit-learn, PCA init, seeded) of several feature sets ``(N_i, D)`` fitted jointly; returns
-    their 2-D embeddings ``(N_i, 2)`` in the same order, so the sets share one map."""
+    their 2-D embeddings ``(N_i, 2)`` in the same order, so the sets share one map. ``max_iter``: optimisation
+    steps (scikit-learn's default 1,000; a widget that must redraw within a second uses fewer points and 500)."""
     from sklearn.manifold import TSNE
 
     arrays = [f.detach().float().cpu().numpy() if isinstance(f, torch.Tensor) else np.asarray(f, np.float32)
               for f in feature_sets]
     x = np.concatenate(arrays)
     perplexity = min(perplexity, max(5.0, (len(x) - 1) / 3.0))
-    emb = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+    emb = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+               max_iter=max_iter).fit_transform(x)
     cuts = np.cumsum([len(a) for a in arrays])[:-1]
     return np.split(emb, cuts)
 

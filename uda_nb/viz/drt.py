@@ -72,10 +72,10 @@ def plot_dynamic_variants(images: Sequence[torch.Tensor], names: Sequence[str], 
 def plot_trained_kernels(method, images: Sequence[torch.Tensor], names: Sequence[str], layer: str = "conv2",
                          channel: int = 0):
     """What a *trained* dynamic layer computes for each image: the static kernel ``W0``, the image's residual
-    ``ΔW(x)`` and kernel ``W(x)`` (output ``channel``, summed over the input channels; one colour scale per row,
-    with its colour bar), and the routing coefficients ``π(x)`` behind them. ``method``: a trained method whose
-    ``features`` hold the dynamic layer named ``layer`` (``"conv2"`` of drt-digits); ``images``: ``(C, H, W)``
-    each. Rows: images. Returns the figure."""
+    ``ΔW(x)`` and kernel ``W(x)`` (output ``channel``, summed over the input channels; one colour scale for every
+    row, so that the rows compare, with a colour bar per row), and the routing coefficients ``π(x)`` behind them.
+    ``method``: a trained method whose ``features`` hold the dynamic layer named ``layer`` (``"conv2"`` of
+    drt-digits); ``images``: ``(C, H, W)`` each. Rows: images. Returns the figure."""
     from ..models.dynamic import dynamic_layers
 
     layers = {name.split(".")[-1]: m for name, m in dynamic_layers(method.features).items()}
@@ -95,14 +95,15 @@ def plot_trained_kernels(method, images: Sequence[torch.Tensor], names: Sequence
     finally:
         hook.remove()
         method.train(was_training)
-    fig, axes = plt.subplots(len(images), 4, figsize=(10.5, 2.4 * len(images)),
-                             gridspec_kw={"width_ratios": [1, 1, 1, 1.5]}, squeeze=False)
+    # hspace: the second row's title clears the first row's tick labels
+    fig, axes = plt.subplots(len(images), 4, figsize=(10.5, 2.9 * len(images)),
+                             gridspec_kw={"width_ratios": [1, 1, 1, 1.5], "hspace": 0.55}, squeeze=False)
     with torch.no_grad():
+        w0 = conv.weight[channel].sum(0).cpu()
+        vmax = max([float(w0.abs().max())] + [float(conv.kernel_for(x)[0, channel].sum(0).abs().max()) for x in seen])
         for r, (x, name) in enumerate(zip(seen, names)):
             coeff = conv.dynamic_coefficients(x)
-            w0 = conv.weight[channel].sum(0).cpu()
             w = conv.kernel_for(x)[0, channel].sum(0).cpu()
-            vmax = float(max(w0.abs().max(), w.abs().max()))
             for ax, kernel, title in zip(axes[r, :3], (w0, w - w0, w), ("W0 (static)", f"ΔW({name})", f"W({name})")):
                 im = ax.imshow(kernel.numpy(), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
                 ax.set_title(title, fontsize=11)
@@ -136,7 +137,8 @@ def plot_source_drops(study: pd.DataFrame, ax=None, paper_drop: float | None = N
         ax.bar(xs, means, width * 0.9, color=colours(j), alpha=0.75, label=model)
         for x, d in zip(xs, domains):
             vals = sub[sub["source domain"] == d]["drop"].to_numpy()
-            ax.scatter(np.full(len(vals), x), vals, color="black", s=10, zorder=3)
+            ax.scatter(np.full(len(vals), x), vals, color="black", s=10, zorder=3,
+                       label="one seed" if (j, x) == (0, xs[0]) else None)
     if paper_drop is not None:
         ax.axhline(paper_drop, color="0.4", ls="--", lw=1, label=f"paper, static: {paper_drop} points")
     ax.axhline(0, color="0.2", lw=0.8)
@@ -144,3 +146,33 @@ def plot_source_drops(study: pd.DataFrame, ax=None, paper_drop: float | None = N
     ax.set_ylabel("accuracy lost on the source domain (points)")
     ax.legend(frameon=False)
     return ax
+
+
+def plot_gains(panels: dict[str, tuple[dict[str, np.ndarray], dict[str, float]]], seeds: Sequence[int],
+               ylabel: str = "points", figsize_per_panel: tuple[float, float] = (4.2, 4.0)):
+    """One panel per ablation: each row's effect per seed (dots, one colour per seed, the mean as a bar) beside
+    the paper's effect for that row (a black cross), on a shared y axis so that panels compare.
+
+    ``panels``: title -> (label -> per-seed values, shape ``(len(seeds),)``; label -> the paper's value, points).
+    A row missing from the paper's dict is drawn without a cross."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(figsize_per_panel[0] * len(panels), figsize_per_panel[1]),
+                             sharey=True, squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, (title, (ours, paper)) in zip(axes[0], panels.items()):
+        labels = list(ours)
+        xs = np.arange(len(labels))
+        ax.bar(xs, [float(np.mean(ours[k])) for k in labels], 0.6, color="0.85", zorder=1)
+        for s, seed in enumerate(seeds):
+            ax.scatter(xs + (s - (len(seeds) - 1) / 2) * 0.12, [float(np.asarray(ours[k])[s]) for k in labels],
+                       color=colours(s), s=28, zorder=3, label=f"seed {seed}")
+        px = [x for x, k in zip(xs, labels) if k in paper]
+        ax.scatter(px, [paper[k] for k in labels if k in paper], marker="x", color="black", s=60, zorder=4,
+                   label="paper (DomainNet)")
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xticks(xs, labels, rotation=20, ha="right")
+        ax.set_title(title)
+    axes[0][0].set_ylabel(ylabel)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(names), frameon=False)
+    fig.tight_layout()
+    return fig

@@ -114,10 +114,10 @@ def draw_hierarchy(norms: torch.Tensor | Sequence[float], groups: list[list[int]
 
     def node(x, y, text, color, w):
         ax.add_patch(plt.Rectangle((x - w / 2, y - 0.2), w, 0.4, facecolor=color, edgecolor="0.3", zorder=2))
-        ax.text(x, y, text, ha="center", va="center", fontsize=8, zorder=3)
+        ax.text(x, y, text, ha="center", va="center", fontsize=11, zorder=3)
 
     node(x_dom, y_dom, f"D$^{{dom}}$\nG = {g[0]:.3f}", "#fff2cc", 1.6)
-    ax.text(x_dom + 1.0, y_dom, f"|G$^{{dom}}$ − Σ G$^{{grp}}$| = {abs(g[0] - g[1:1 + b].sum()):.4f}", fontsize=8,
+    ax.text(x_dom + 1.0, y_dom, f"|G$^{{dom}}$ − Σ G$^{{grp}}$| = {abs(g[0] - g[1:1 + b].sum()):.4f}", fontsize=11,
             va="center", color="#b45f06")
     for q, members in enumerate(groups):
         ax.plot([x_dom, x_grp[q]], [y_dom - 0.2, y_grp + 0.2], color="0.5", lw=1, zorder=1)
@@ -143,9 +143,9 @@ def plot_sample_weights(weights: torch.Tensor, groups: list[list[int]], row_labe
     for i in range(w.shape[0]):
         for j in range(w.shape[1]):
             ax.text(j, i, f"{w[i, j]:.2f}".rstrip("0").rstrip(".") if w[i, j] else "0", ha="center", va="center",
-                    fontsize=7.5, color="white" if w[i, j] > 0.6 else "black")
-    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+                    fontsize=10, color="white" if w[i, j] > 0.6 else "black")
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
+    ax.set_yticks(range(len(row_labels)), row_labels)
     for x in (0.5, 0.5 + b):
         ax.axvline(x, color="0.3", lw=1)
     plt.colorbar(im, ax=ax, label="sample weight", fraction=0.03)
@@ -171,7 +171,7 @@ def plot_sync_gaps(frames: dict[str, pd.DataFrame], axes=None, colors: dict[str,
     for ax, (col, label) in zip(axes, SYNC_GAPS.items()):
         plot_curves(frames, col, ax=ax, ylabel="gap (gradient magnitude)", colors=colors, ylim=(0, None))
         ax.set_ylim(bottom=0)
-        ax.set_title(label, fontsize=10)
+        ax.set_title(label)
     return axes
 
 
@@ -188,5 +188,5 @@ def plot_levels(frame: pd.DataFrame, columns: dict[str, str], ax=None, ylabel: s
         ax.axhline(0.5, color="0.4", ls="--", lw=1.0)
     else:
         ax.set_ylim(bottom=0)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     return ax

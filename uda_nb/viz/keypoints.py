@@ -135,14 +135,16 @@ def keypoint_grid(domains: Sequence, per_row: int = 8, seed: int = 0, show_keypo
 
 def keypoint_density(ax, keypoints, size: int = 64, bins: int = 32, title: str | None = None, cmap: str = "magma",
                      area: tuple[float, float, float, float] | None = None, area_label: str = "middle area A",
-                     colorbar: bool = True):
+                     colorbar: bool = True, norm=None):
     """Where keypoints fall: a 2-D histogram of pixel positions ``(..., 2)`` over a ``size x size`` image
     (y down, like the images), with axis labels in pixels and a colour bar in keypoints per bin.
 
-    ``area``: ``(x0, y0, width, height)`` outlined in red and named ``area_label`` in a legend. Returns ``ax``.
+    ``area``: ``(x0, y0, width, height)`` outlined in red and named ``area_label`` in a legend. ``norm``: a
+    matplotlib colour normalisation (e.g. one ``PowerNorm`` with a shared ``vmax``, so that several maps share one
+    colour scale). Returns ``ax``.
     """
     pts = _numpy(keypoints).reshape(-1, 2)
-    _, _, _, im = ax.hist2d(pts[:, 0], pts[:, 1], bins=bins, range=[[0, size], [0, size]], cmap=cmap)
+    _, _, _, im = ax.hist2d(pts[:, 0], pts[:, 1], bins=bins, range=[[0, size], [0, size]], cmap=cmap, norm=norm)
     if area is not None:
         x0, y0, w, h = area
         ax.add_patch(plt.Rectangle((x0, y0), w, h, fill=False, ec="red", lw=2, label=area_label))
@@ -200,7 +202,7 @@ def _overlay(ax, image, heat, title: str, cmap: str = "viridis"):
 
 def regda_maps(image, truth, visible, logits_f, pseudo, ground_false, keypoint: int, names: Sequence[str],
                skeleton=(), colors=None, predicted=None):
-    """RegDA's maps for one image and one keypoint ``k``, drawn over the image (four panels):
+    """RegDA's maps for one image and one keypoint ``k``, drawn over the image (four panels, two by two):
 
     the truth; ``sigma(f)_k``, the regressor's spatial softmax (eq. 7); ``P_T(J(f))_k``, the pseudo-label that
     psi pulls f' towards (eq. 6, 14); ``P_F(J(f))_k``, the ground-false map f' is pulled to (eq. 9-11): mass on
@@ -208,7 +210,8 @@ def regda_maps(image, truth, visible, logits_f, pseudo, ground_false, keypoint: 
     own colour bar). Every map panel marks the true position of ``k`` (white ring) and, given ``predicted``
     ``(2,)``, f's prediction ``J(f)_k`` (red cross). Returns the figure.
     """
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    fig, axes = plt.subplots(2, 2, figsize=(9.5, 7.6))
+    axes = axes.flatten()
     draw_keypoints(axes[0], image, truth, visible, skeleton=skeleton, colors=colors,
                    title=f"truth ({names[keypoint]!r} ringed)")
     kx, ky = _numpy(truth)[keypoint]

@@ -17,7 +17,7 @@ import torch
 
 def _panel(ax, matrix: np.ndarray, title: str, cmap: str, vmin=None, vmax=None) -> None:
     im = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
     return im
@@ -50,17 +50,17 @@ def plot_update_rule(weight: torch.Tensor, grad: torch.Tensor, ratio: float, row
     g = grad.detach().reshape(grad.shape[0], -1).float()
     score, mask, step = rule_on_layer(w, g, ratio, lr, decay)
     crop = (slice(0, min(rows, w.shape[0])), slice(0, min(cols, w.shape[1])))
-    fig, axes = plt.subplots(1, 5, figsize=(15, 3.0))
+    fig, axes = plt.subplots(1, 5, figsize=(12, 3.2))
     _panel(axes[0], w.abs()[crop].numpy(), "|w|", "viridis")
     _panel(axes[1], g.abs()[crop].numpy(), "|∂L/∂w| (one batch)", "viridis")
     _panel(axes[2], score[crop].numpy(), "score T = |∂L/∂w · w| (eq. 9)", "viridis")
-    _panel(axes[3], mask[crop].float().numpy(), f"transferable: top {ratio:.0%} of T (eq. 13)", "Greys",
+    _panel(axes[3], mask[crop].float().numpy(), f"transferable (top {ratio:.0%}, eq. 13)", "Greys",
            vmin=0, vmax=1)
     s = step[crop].numpy()
     vmax = float(np.abs(s).max()) or 1.0
     _panel(axes[4], s, "the step (eq. 15-16)", "RdBu_r", vmin=-vmax, vmax=vmax)
     fig.suptitle(f"{rows} x {cols} weights of one layer: only the transferable ones (black) follow the gradient; "
-                 "the others only decay", fontsize=10)
+                 "the others only decay (bright = large)", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -84,7 +84,9 @@ def plot_ratio_sweep(sweep: pd.DataFrame, ax=None, *, estimated: float | None = 
         ax.axvline(estimated, color="tab:red", lw=1.2, label=f"estimated tau = {estimated:.2f} (eq. 12)")
     ax.set_xlabel("transferable ratio tau")
     ax.set_ylabel("target accuracy (%)")
-    ax.legend(fontsize=8, loc="best")
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, [f"seed {lab}" if lab.isdigit() else lab for lab in labels], loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax
 
 
@@ -101,23 +103,44 @@ def plot_distance_bars(frame: pd.DataFrame, ax=None, value: str = "A-distance", 
     for i, b in enumerate(baseline if baseline is not None else ()):
         ax.axhline(b, color="0.4", ls="--", lw=1, label=f"{baseline_label} (one line per seed)" if i == 0 else None)
     ax.set_xlabel("")
-    ax.legend(title="seed", fontsize=8)
+    ax.legend(title="seed", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax
+
+
+#: the modules of a method by their TransPar roles (04_transpar, section 1)
+MODULE_NAMES = {"feature": "feature extractor", "task": "task head", "adversarial": "adversarial module"}
+
+
+def readable_masks(rows) -> pd.DataFrame:
+    """:class:`uda_nb.methods.transpar.MaskTracker` rows with two readable columns for figures and text: ``module``
+    (the role's module, :data:`MODULE_NAMES`) and ``tensor`` (the ranked tensors numbered in network order within
+    their module, ``feature extractor 1``, ``feature extractor 2``, ...; ``"*"`` on a module's persistence row)."""
+    rows = pd.DataFrame(rows)
+    module = rows["role"].map(lambda role: MODULE_NAMES.get(role, role))
+    labels, count = {}, {}
+    for name, mod in dict.fromkeys(zip(rows["name"], module)):
+        if name != "*":
+            count[mod] = count.get(mod, 0) + 1
+            labels[(name, mod)] = f"{mod} {count[mod]}"
+    return rows.assign(module=module, tensor=[labels.get(key, "*") for key in zip(rows["name"], module)])
 
 
 def plot_mask_dynamics(rows: pd.DataFrame, axes=None):
     """Which weights are transferable over training (beyond the paper), from
-    :class:`uda_nb.methods.transpar.MaskTracker` rows (``step, role, name, fraction``). Left: the transferable
-    fraction of each ranked tensor against the step (the ratio is set per role, so layers of one role can share
-    it unevenly); right: per role, the fraction of the weights transferable at the previous row that still are."""
+    :class:`uda_nb.methods.transpar.MaskTracker` rows (``step, role, name, fraction``), labelled by
+    :func:`readable_masks`. First axes: the transferable fraction of each ranked tensor against the step (the ratio
+    is set per module, so the layers of one module can share it unevenly); second axes (same step axis): per
+    module, the fraction of the weights transferable at the previous row that still are."""
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(13, 4))
-    layers = rows[rows["name"] != "*"]
-    stay = rows[rows["name"] == "*"]
-    sns.lineplot(data=layers, x="step", y="fraction", hue="name", style="role", marker="o", ax=axes[0])
+        _, axes = plt.subplots(2, 1, figsize=(8, 7.6))
+    readable = readable_masks(rows)
+    layers = readable[readable["tensor"] != "*"]
+    stay = readable[readable["tensor"] == "*"]
+    sns.lineplot(data=layers, x="step", y="fraction", hue="tensor", style="module", marker="o", ax=axes[0])
     axes[0].set_ylabel("transferable fraction of the tensor")
-    axes[0].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    sns.lineplot(data=stay, x="step", y="fraction", hue="role", marker="o", ax=axes[1])
+    axes[0].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    sns.lineplot(data=stay, x="step", y="fraction", hue="module", marker="o", ax=axes[1])
+    axes[1].set_xlim(axes[0].get_xlim())
     axes[1].set_ylabel("still transferable since the previous point")
     axes[1].set_ylim(0, 1.02)
     for ax in axes:
