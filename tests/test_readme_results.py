@@ -23,4 +23,14 @@ def test_results_table_counts_the_three_outcomes(tmp_path):
                                                         "headline": {"ours": "1.0 %", "base": "0.5 %"},
                                                         "headline_order": ["base", "ours"]}))
     rows = results_table(tmp_path).splitlines()
-    assert rows[2] == "| [x](reports/x.html) | X paper | 2 / 1 / 1 | base 0.5 %; ours 1.0 % |"
+    assert rows[2] == "| [x](reports/x.html) | X paper | a |  |  | partly | 2 / 1 / 1 |"
+
+
+def test_the_verdict_follows_the_headline_claim_then_the_others():
+    from uda_nb.reports import reproduces
+    assert reproduces(["holds", "holds", "inconclusive"]) == "yes"
+    assert reproduces(["holds", "fails"]) == "partly"
+    assert reproduces(["inconclusive", "holds"]) == "partly"
+    assert reproduces(["inconclusive", "inconclusive"]) == "no"
+    assert reproduces(["fails", "holds", "holds"]) == "no"
+    assert reproduces([]) == "no claims"

@@ -339,16 +339,35 @@ def write_index(out_dir: Path) -> Path:
     return atomic_write(Path(out_dir) / "index.html", index_html(load_entries(Path(out_dir))).encode())
 
 
+def reproduces(outcomes: list[str]) -> str:
+    """Whether a report reproduces its paper, from its claims' outcomes, the first being its headline claim:
+    **yes** when the headline holds and no claim fails; **partly** when the headline holds but another claim fails,
+    or the headline is inconclusive and another claim holds; **no** when the headline fails or nothing holds."""
+    if not outcomes:
+        return "no claims"
+    head, others = outcomes[0], outcomes[1:]
+    if head == HOLDS:
+        return "yes" if FAILS not in others else "partly"
+    if head == INCONCLUSIVE and HOLDS in others:
+        return "partly"
+    return "no"
+
+
 def results_table(out_dir: Path) -> str:
-    """The README's results table, one row per ``*.claims.json`` in ``out_dir``: the report (linked), its title, the
-    claims' outcome counts (holds / fails / inconclusive) and the headline numbers. ``python -m uda_nb.reports
+    """The README's results table, one row per ``*.claims.json`` in ``out_dir``: the report (linked), the paper,
+    its headline claim (the first) with the paper's number and ours, whether the report reproduces the paper
+    (:func:`reproduces`) and the claims' outcome counts (holds / fails / inconclusive). ``python -m uda_nb.reports
     --results-table`` prints it; a test keeps README.md equal to it."""
-    rows = ["| report | paper | holds / fails / inconclusive | headline |", "|---|---|---|---|"]
+    rows = ["| report | paper | headline claim | paper's number | ours | reproduces | holds / fails / inconclusive |",
+            "|---|---|---|---|---|---|---|"]
     for e in load_entries(Path(out_dir)):
         n = e["outcomes"]
-        headline = headline_text(e)
-        rows.append(f"| [{e['name']}](reports/{e['name']}.html) | {e['title']} | {n[HOLDS]} / {n[FAILS]} / "
-                    f"{n[INCONCLUSIVE]} | {headline} |")
+        claims = e["claims"]
+        head = claims[0] if claims else {}
+        verdict = reproduces([c.get("outcome", INCONCLUSIVE) for c in claims])
+        rows.append(f"| [{e['name']}](reports/{e['name']}.html) | {e['title']} | {head.get('claim', '')} | "
+                    f"{head.get('paper', '')} | {head.get('ours', '')} | {verdict} | {n[HOLDS]} / {n[FAILS]} / "
+                    f"{n[INCONCLUSIVE]} |")
     return "\n".join(rows)
 
 
