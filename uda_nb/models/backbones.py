@@ -17,10 +17,14 @@ class InputNorm(nn.Module):
     ``"center"``: ``(x - 0.5) / 0.5``, the paper's mean subtraction with a fixed mean;
     ``"image"``: per-image standardisation, ``(x - mean(x)) / std(x)`` over all pixels and channels of each
     image (no statistics shared across images, so nothing learned from either domain);
+    ``"imagenet"``: ``(x - mean) / std`` with ImageNet's channel statistics, the recipe of ImageNet-pretrained
+    weights (:mod:`uda_nb.models.pretrained`);
     ``"none"``: identity. Input/output ``(N, C, H, W)``.
     """
 
-    MODES = ("none", "center", "image")
+    MODES = ("none", "center", "image", "imagenet")
+    IMAGENET_MEAN = (0.485, 0.456, 0.406)
+    IMAGENET_STD = (0.229, 0.224, 0.225)
 
     def __init__(self, mode: str = "center"):
         super().__init__()
@@ -31,6 +35,12 @@ class InputNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "center":
             return (x - 0.5) * 2.0
+        if self.mode == "imagenet":
+            if x.shape[1] != 3:
+                raise ValueError(f"ImageNet normalisation needs RGB images (N, 3, H, W), got {tuple(x.shape)}.")
+            mean = x.new_tensor(self.IMAGENET_MEAN).view(1, 3, 1, 1)
+            std = x.new_tensor(self.IMAGENET_STD).view(1, 3, 1, 1)
+            return (x - mean) / std
         if self.mode == "image":
             flat = x.flatten(1)
             mean = flat.mean(1).view(-1, 1, 1, 1)
