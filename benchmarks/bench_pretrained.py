@@ -4,7 +4,7 @@ For each input size and each split point ``k``: the stem and ``blocks[:k]`` are 
 so their output can be computed once per image and cached; ``blocks[k:]``, ``conv_head`` and a linear 10-class
 head train with SGD. Reported per batch of ``--batch`` images: the frozen part's forward (a one-off cost per
 image once cached), and one training step of the rest (forward, backward, SGD step) on the cached features.
-``k = 0`` fine-tunes everything (the papers' protocol). Median of ``--repeats`` timings after one warm-up.
+``k = 0`` freezes only the stem (the papers' protocol fine-tunes it too: add its cost, small at these sizes). Median of ``--repeats`` timings after one warm-up.
 
     .venv/bin/python benchmarks/bench_pretrained.py --sizes 32 64 --splits 0 3 4 5 --batch 64
 """
