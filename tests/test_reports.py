@@ -201,6 +201,10 @@ def test_index_opens_with_a_summary_row_per_report_with_outcomes_and_time(tmp_pa
     assert "<span class='ok'>1</span> / <span class='no'>0</span> / <span class='maybe'>1</span>" in summary
     assert "23 min" in summary
     assert index.index("<table class='summary'>") < index.index("<section class='card'")
+    # 00_data closes with its own wording
+    nb.cells[0].outputs[0]["data"]["text/markdown"] = "**How long this took**: ... the whole notebook 187 s."
+    nbformat.write(nb, tmp_path / "01_demo.ipynb")
+    assert load_entries(tmp_path)[0]["seconds"] == 187
 
 
 def test_another_budget_writes_beside_the_committed_reports(tmp_path, monkeypatch):

@@ -116,7 +116,7 @@ def _thumbnail(png: bytes) -> bytes:
     return buf.getvalue()
 
 
-_RAN_IN = re.compile(r"This notebook ran in ([\d,]+) s")
+_RAN_IN = re.compile(r"(?:This notebook ran in|the whole notebook) ([\d,]+) s")  # 00_data says the latter
 
 
 def _notebook_facts(out_dir: Path, name: str) -> dict:
