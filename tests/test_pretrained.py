@@ -68,3 +68,17 @@ def test_missing_or_wrong_weights_say_what_to_pass(tmp_path):
         efficientnet_lite0(tmp_path / "linear.pth")
     with pytest.raises(ValueError, match="Unknown pretrained backbone"):
         PretrainedFeatures("resnet9000")
+
+
+def test_a_run_that_starts_from_a_weights_file_is_keyed_by_the_file(tmp_path):
+    from uda_nb.experiments import RunSpec, run_key, weights_fingerprint
+
+    first, second = tmp_path / "a.pth", tmp_path / "b.pth"
+    torch.save({"w": torch.zeros(3)}, first)
+    torch.save({"w": torch.ones(3)}, second)
+    cpu = torch.device("cpu")
+    key = lambda weights: run_key(RunSpec("dann", "mnist", "mnistm", model={"weights": weights}), 0, cpu)  # noqa: E731
+    assert key(str(first)) != key(str(second))  # different weights, different runs
+    assert key(str(first)) == key(str(first))
+    assert weights_fingerprint(tmp_path / "nowhere.pth") == "missing"
+    assert weights_fingerprint("imagenet") == weights_fingerprint(efficientnet_lite0_weights_path())

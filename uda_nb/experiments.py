@@ -311,10 +311,40 @@ def recipe_version(spec: RunSpec) -> int:
     return max(found)
 
 
+_WEIGHTS_HASHES: dict[tuple, str] = {}
+
+
+def weights_fingerprint(weights) -> str:
+    """A short hash of the weights file a spec's network starts from (``model={"weights": ...}``:
+    ``"imagenet"``, the file that ships with EfficientNet-Lite0, or a path), so that a run is retrained when the
+    file changes; ``"missing"`` when there is no such file (building the network then says what to do). Hashes are
+    remembered per path, size and modification time."""
+    if weights == "imagenet":
+        from .models.pretrained import efficientnet_lite0_weights_path
+        try:
+            path = efficientnet_lite0_weights_path()
+        except FileNotFoundError:
+            return "missing"
+    else:
+        path = Path(weights).expanduser()
+    if not path.is_file():
+        return "missing"
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _WEIGHTS_HASHES:
+        h = hashlib.sha1()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _WEIGHTS_HASHES[memo] = h.hexdigest()[:16]
+    return _WEIGHTS_HASHES[memo]
+
+
 def run_key(spec: RunSpec, seed: int, device: torch.device, task: Task | None = None) -> str:
     """The cache folder name of a run: the spec, the seed, the device type, the recipe version of its method,
     backbone and TransPar (:func:`recipe_version`), the generator versions of its embedded domains and (for a task
-    passed in by the caller) the task's data fingerprint."""
+    passed in by the caller) the task's data fingerprint, and for a network that starts from a weights file, the
+    file's hash (:func:`weights_fingerprint`)."""
     key = {"spec": _spec_key(spec), "seed": seed, "device": device.type, "version": RUNS_VERSION,
            "data": data_versions(spec)}
     if recipe_version(spec):
@@ -323,6 +353,8 @@ def run_key(spec: RunSpec, seed: int, device: torch.device, task: Task | None = 
         key["init_from"] = run_key(spec.init_from, seed, device, task)
     if task is not None:
         key["task"] = task_fingerprint(task)
+    if spec.model.get("weights") is not None:  # only then: every other run keeps its key
+        key["weights"] = weights_fingerprint(spec.model["weights"])
     return config_key(key)
 
 
