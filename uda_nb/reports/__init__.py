@@ -382,21 +382,28 @@ def default_out_dir() -> Path:
     return out
 
 
+def _only_one_starting(stem: str, candidates) -> Path | None:
+    """The one candidate named ``<stem>_...`` (a short name: "02a" for 02a_regda_minimax), or ``None``."""
+    found = [p for p in candidates if p.stem.startswith(f"{stem}_")]
+    return found[0] if len(found) == 1 else None
+
+
 def _resolve(arg: str, html_only: bool, out_dir: Path) -> Path:
-    """A notebook argument (path or name) as the notebook to execute, or with ``html_only`` the executed copy."""
+    """A notebook argument (path, name or short name) as the notebook to execute, or with ``html_only`` the
+    executed copy."""
     name = Path(arg).name
     name = name if name.endswith(".ipynb") else f"{name}.ipynb"
+    stem = Path(name).stem
     if html_only:
-        short = [p for p in sorted(out_dir.glob(f"{Path(name).stem}_*.ipynb"))]
-        return out_dir / name if (out_dir / name).exists() or len(short) != 1 else short[0]
+        exact = out_dir / name
+        return exact if exact.exists() else _only_one_starting(stem, sorted(out_dir.glob("*.ipynb"))) or exact
     path = Path(arg)
     if path.suffix == ".ipynb" and path.exists():
         return path
     found = sorted(NOTEBOOKS_DIR.rglob(name))  # notebooks/ and notebooks/ablations/
-    if not found:  # a short name: "02a" for 02a_regda_minimax, when only one notebook starts so
-        found = [p for p in all_notebooks() if p.stem.startswith(f"{Path(name).stem}_")]
-        found = found if len(found) == 1 else []
-    return found[0] if found else NOTEBOOKS_DIR / name
+    if found:
+        return found[0]
+    return _only_one_starting(stem, all_notebooks()) or NOTEBOOKS_DIR / name
 
 
 def all_notebooks() -> list[Path]:
