@@ -51,7 +51,7 @@ def test_random_weights_do_not_and_the_features_are_the_pooled_network(imagenet_
 def test_a_method_builds_on_the_pretrained_backbone():
     m = methods.create("dann", 10, (3, 32, 32), backbone="efficientnet_lite0", weights="imagenet", seed=0)
     shipped = torch.load(efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True)
-    assert torch.equal(m.features.body.conv_stem.weight, shipped["_conv_stem.weight"])
+    assert torch.equal(m.features.backbone.suffix[0].weight, shipped["_conv_stem.weight"])
     assert m(torch.rand(2, 3, 32, 32)).shape == (2, 10)
     with pytest.raises(ValueError, match="normalises its inputs as its weights were trained"):
         methods.create("dann", 10, (3, 32, 32), backbone="efficientnet_lite0", norm="image")

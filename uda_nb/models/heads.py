@@ -56,15 +56,21 @@ class Bottleneck(nn.Module):
     """TLlib's bottleneck in front of MDD's heads: ``Linear(in, dim) -> BatchNorm1d -> ReLU -> Dropout(0.5)``, the
     Linear drawn N(0, 0.005) with bias 0.1 (``tllib/alignment/mdd.py``). ``features`` ``(N, in)`` ->
     ``(N, dim)``; wraps a feature extractor so that the bottleneck is part of the aligned features (role
-    ``feature``), as TLlib's ``ImageClassifier`` returns the bottleneck's output as its features."""
+    ``feature``), as TLlib's ``ImageClassifier`` returns the bottleneck's output as its features.
+    ``style="dann"``: TLlib's DANN / TransPar bottleneck instead, ``Linear(in, dim) -> BatchNorm1d -> ReLU`` with
+    PyTorch's default initialisation and no dropout (``tllib/alignment/dann.py`` ``ImageClassifier``)."""
 
-    def __init__(self, features: nn.Module, dim: int = 1024, dropout: float = 0.5):
+    def __init__(self, features: nn.Module, dim: int = 1024, dropout: float = 0.5, style: str = "mdd"):
         super().__init__()
+        if style not in ("mdd", "dann"):
+            raise ValueError(f"Unknown bottleneck style {style!r}: 'mdd' or 'dann'.")
         self.backbone = features
         linear = nn.Linear(features.out_features, dim)
-        nn.init.normal_(linear.weight, 0.0, 0.005)
-        nn.init.constant_(linear.bias, 0.1)
-        self.bottleneck = nn.Sequential(linear, nn.BatchNorm1d(dim), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        if style == "mdd":
+            nn.init.normal_(linear.weight, 0.0, 0.005)
+            nn.init.constant_(linear.bias, 0.1)
+        layers = [linear, nn.BatchNorm1d(dim), nn.ReLU(inplace=True)]
+        self.bottleneck = nn.Sequential(*layers, *([nn.Dropout(dropout)] if style == "mdd" else []))
         self.out_features = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,11 +109,22 @@ class DomainDiscriminator(nn.Module):
     """Domain classifier G_d: ``(N, in_features)`` -> one logit per sample ``(N,)`` (source = 1, target = 0).
 
     DANN's MNIST discriminator is fc100-1 (``hidden=(100,)``); its larger networks use 1024-1024.
+    ``batch_norm=True``: BatchNorm after each hidden Linear, as TLlib's (``tllib/modules/domain_discriminator.py``;
+    the discriminator of the pretrained regime, 1024-1024).
     """
 
-    def __init__(self, in_features: int, hidden: tuple[int, ...] = (100,), dropout: float = 0.0):
+    def __init__(self, in_features: int, hidden: tuple[int, ...] = (100,), dropout: float = 0.0,
+                 batch_norm: bool = False):
         super().__init__()
-        self.net = mlp(in_features, hidden, 1, dropout)
+        if batch_norm:  # TLlib's DomainDiscriminator: Linear-BatchNorm1d-ReLU per hidden layer, then one Linear
+            layers: list[nn.Module] = []
+            width = in_features
+            for h in hidden:
+                layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True)]
+                width = h
+            self.net = nn.Sequential(*layers, nn.Linear(width, 1))
+        else:
+            self.net = mlp(in_features, hidden, 1, dropout)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features).squeeze(-1)

@@ -105,26 +105,88 @@ def timm_model(name: str, checkpoint: str | Path | None = None, num_classes: int
     return model
 
 
+#: EfficientNet-Lite0's stages in order: the stem (``conv_stem``, ``bn1``), then ``blocks[0]`` ... ``blocks[6]``;
+#: ``frozen=k`` freezes the stem and the first ``k`` blocks
+NUM_BLOCKS = 7
+
+
 class PretrainedFeatures(nn.Module):
     """A pretrained network as a feature extractor: ImageNet normalisation, an optional resize to ``input_size``
     pixels (``None``: the images' own size), the network's pooled features. ``(N, 3, H, W)`` in ``[0, 1]`` ->
-    ``(N, out_features)``. ``weights``: as :func:`efficientnet_lite0` (``"imagenet"`` the shipped file)."""
+    ``(N, out_features)``. ``weights``: as :func:`efficientnet_lite0` (``"imagenet"`` the shipped file).
+
+    ``frozen=k`` (0 to 7) splits the network into a frozen **prefix** (normalisation, resize, the stem and
+    ``blocks[:k]``; no gradient, always in eval mode, so its BatchNorm statistics stay ImageNet's) and a trained
+    **suffix** (``blocks[k:]``, ``conv_head``, ``bn2``, pooling). The prefix's outputs depend on the image only, so
+    they can be computed once per image and cached (:mod:`uda_nb.feature_cache`); :meth:`forward` takes either
+    images ``(N, 3, H, W)`` or such cached prefix outputs ``(N, C_k, H_k, W_k)``, told apart by their channels
+    (:attr:`prefix_channels`). ``frozen=0``: nothing is frozen, every layer is fine-tuned.
+    """
 
     def __init__(self, arch: str = "efficientnet_lite0", weights: str | Path | None = "imagenet",
-                 input_size: int | None = None):
+                 input_size: int | None = None, frozen: int = 0):
         super().__init__()
         if arch not in TIMM_BACKBONES:
             raise ValueError(f"Unknown pretrained backbone {arch!r}: choose one of {TIMM_BACKBONES}, or build any "
                              "timm model from a local checkpoint with uda_nb.models.pretrained.timm_model.")
+        if isinstance(frozen, bool) or not isinstance(frozen, int) or not 0 <= frozen <= NUM_BLOCKS:
+            raise ValueError(f"frozen must be a whole number from 0 (fine-tune every layer) to {NUM_BLOCKS} (freeze "
+                             f"the stem and all {NUM_BLOCKS} blocks), got {frozen!r}.")
+        if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int)
+                                       or input_size < 16):
+            raise ValueError(f"input_size must be None (the images' own size) or a whole number of pixels >= 16, got "
+                             f"{input_size!r}.")
         self.arch, self.weights, self.input_size, self.in_channels = arch, weights, input_size, 3
+        self.frozen = frozen
         self.norm = InputNorm("imagenet")
-        self.body = efficientnet_lite0(weights, num_classes=0)
-        self.out_features = int(self.body.num_features)
+        body = efficientnet_lite0(weights, num_classes=0)
+        self.out_features = int(body.num_features)
+        blocks = list(body.blocks)
+        stem = [body.conv_stem, body.bn1] if frozen else []
+        self.prefix = nn.Sequential(*stem, *blocks[:frozen])
+        self.suffix = nn.Sequential(*([] if frozen else [body.conv_stem, body.bn1]), *blocks[frozen:],
+                                    body.conv_head, body.bn2, body.global_pool)
+        for p in self.prefix.parameters():
+            p.requires_grad_(False)
+        #: channels of the prefix's output (3 with nothing frozen: the input images)
+        self.prefix_channels = _out_channels(self.prefix) if frozen else 3
+        self.prefix.eval()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"{self.arch} expects RGB images (N, 3, H, W) in [0, 1], got {tuple(x.shape)}.")
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.prefix.eval()  # frozen: ImageNet's BatchNorm statistics, never updated
+        return self
+
+    def _resize_norm(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_size is not None and x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False,
                               antialias=True)
-        return self.body(self.norm(x))
+        return self.norm(x)
+
+    @torch.no_grad()
+    def prefix_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The frozen prefix's outputs for images ``(N, 3, H, W)`` in ``[0, 1]``: ``(N, C_k, H_k, W_k)``."""
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"{self.arch} expects RGB images (N, 3, H, W) in [0, 1], got {tuple(x.shape)}.")
+        was = self.prefix.training
+        self.prefix.eval()
+        out = self.prefix(self._resize_norm(x))
+        self.prefix.train(was)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] not in {3, self.prefix_channels}:
+            expected = "RGB images (N, 3, H, W) in [0, 1]" + (
+                f" or cached prefix features (N, {self.prefix_channels}, h, w)" if self.frozen else "")
+            raise ValueError(f"{self.arch} expects {expected}, got {tuple(x.shape)}.")
+        if x.shape[1] == 3 and self.frozen:
+            x = self.prefix_features(x)
+        elif x.shape[1] == 3:
+            x = self._resize_norm(x)
+        return self.suffix(x)
+
+
+def _out_channels(seq: nn.Sequential) -> int:
+    """The output channels of a stem + blocks prefix (its last convolution's or BatchNorm's width)."""
+    last = [m for m in seq.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))][-1]
+    return int(last.out_channels if isinstance(last, nn.Conv2d) else last.num_features)

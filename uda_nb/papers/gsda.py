@@ -154,3 +154,54 @@ def partial_spec(label: str, budget: str | Budget | None = None) -> RunSpec:
 def mean_over_pairs(runs: dict[tuple[str, str], list[RunResult]], label: str, pairs=PAIRS) -> np.ndarray:
     """Per-seed target accuracy (%) of row ``label`` averaged over the pairs."""
     return np.mean([target_accuracy(runs[(pair_name(p), label)]) for p in pairs], axis=0)
+
+
+# ------------------------------------------------------------------------------------- the pretrained regime
+
+#: Table 1 and partial DA from ImageNet weights (issue 42): 04_transpar's pretrained regime
+#: (:data:`uda_nb.papers.transpar.PRETRAINED_MODEL`: EfficientNet-Lite0, its later layers fine-tuned at 0.1x on
+#: cached features of the frozen ones, TLlib's 256-d bottleneck and linear classifier, DANN's optimiser), so the
+#: DANN row *is* 04_transpar's pretrained DANN run. GSDA keeps its 1 + b + K discriminators at DANN's digits width
+#: (``disc_hidden=(100,)``): 13 of TLlib's 1024-1024 ones cost about ten times a DANN step on this CPU
+#: (benchmarks/results/gsda.md, "The pretrained regime").
+PRETRAINED_PAIRS = T.PRETRAINED_PAIRS
+PRETRAINED_GSDA_MODEL = {"disc_hidden": (100,)}
+
+
+def pretrained_spec(method: str, source: str, target: str, budget: str | Budget | None = None,
+                    options: dict | None = None, **changes) -> RunSpec:
+    """A run of the pretrained regime: :func:`uda_nb.papers.transpar.pretrained_spec`'s recipe (DANN's optimiser
+    for GSDA), ``options`` over the method's defaults; GSDA with :data:`PRETRAINED_GSDA_MODEL` and ten history rows.
+    For ``method="dann"`` and no options this is 04_transpar's pretrained DANN run."""
+    base = T.pretrained_spec("dann" if method == "gsda" else method, source, target, budget)
+    fields = {**base.__dict__, "method": method, "options": {**base.options, **(options or {})}}
+    if method == "gsda":
+        fields["model"] = {**base.model, **PRETRAINED_GSDA_MODEL}
+        fields["eval_every"] = max(1, base.steps // 10)
+    return RunSpec(**{**fields, **changes})
+
+
+def pretrained_ablation_runs(seeds, budget: str | Budget | None = None,
+                             pairs=PRETRAINED_PAIRS) -> dict[tuple[str, str], list[RunResult]]:
+    """Table 1 and DANN from ImageNet weights: ``{(pair name, row label): runs over seeds}``, rows ``"DANN"`` and
+    the labels of :data:`ABLATION`."""
+    out = {}
+    for p in pairs:
+        out[(pair_name(p), "DANN")] = run_seeds(pretrained_spec("dann", *p, budget), seeds)
+        for label, opts in ABLATION.items():
+            out[(pair_name(p), label)] = run_seeds(pretrained_spec("gsda", *p, budget, opts), seeds)
+    return out
+
+
+#: the partial-DA rows from ImageNet weights: the from-scratch table's first three (the pretrained start is the
+#: paper's, so the "from the source-only model" rows have nothing to stand in for)
+PRETRAINED_PARTIAL = ("source-only", "DANN", "GSDA")
+
+
+def pretrained_partial_spec(label: str, budget: str | Budget | None = None) -> RunSpec:
+    """Row ``label`` of :data:`PRETRAINED_PARTIAL` on :data:`PARTIAL_PAIR` (target classes :data:`PARTIAL_CLASSES`)
+    from ImageNet weights, with the from-scratch row's options (GSDA's partial-DA weights, DANN's entropy term)."""
+    if label not in PRETRAINED_PARTIAL:
+        raise ValueError(f"Unknown pretrained partial-DA row {label!r}: choose one of {list(PRETRAINED_PARTIAL)}.")
+    method, options, _ = PARTIAL_METHODS[label]
+    return pretrained_spec(method, *PARTIAL_PAIR, budget, options, target_classes=PARTIAL_CLASSES)

@@ -97,6 +97,8 @@ def spec(method: str, source: str, target: str, budget: str | Budget | None = No
 # ------------------------------------------------------------------------------------------------- the ratio
 
 FEATURES = ("pixels", "random", "source")
+#: the paper's features for eq. 11, in the pretrained regime: the ImageNet network with its random bottleneck
+PRETRAINED_FEATURES = "imagenet"
 
 
 def ratio_features(kind: str, source: str, target: str, budget: str | Budget | None = None, n: int = 1000,
@@ -106,8 +108,8 @@ def ratio_features(kind: str, source: str, target: str, budget: str | Budget | N
     initialisation: a fixed random feature extractor) or ``"source"`` (the source-only run of ``seed``, trained on
     source labels only: the closest analogue here of the paper's ImageNet network, a network trained on labeled data
     other than the target). Returns ``((n, D), (n, D))``."""
-    if kind not in FEATURES:
-        raise ValueError(f"Unknown ratio features {kind!r}: choose one of {FEATURES}.")
+    if kind not in (*FEATURES, PRETRAINED_FEATURES):
+        raise ValueError(f"Unknown ratio features {kind!r}: choose one of {(*FEATURES, PRETRAINED_FEATURES)}.")
     task = make_task(source, target, device="cpu")
     g = torch.Generator().manual_seed(seed)
     xs = task.source.images[torch.randperm(len(task.source), generator=g)[:n]]
@@ -117,6 +119,9 @@ def ratio_features(kind: str, source: str, target: str, budget: str | Budget | N
     if kind == "random":
         net = create("source_only", task.num_classes, task.image_shape, seed=seed,
                      **model_for(source, target)).eval()
+    elif kind == PRETRAINED_FEATURES:  # as the authors' code: ImageNet backbone + random bottleneck, eval mode
+        net = create("dann", task.num_classes, task.image_shape, seed=seed, backbone=PRETRAINED_BACKBONE,
+                     **PRETRAINED_MODEL).eval()
     else:
         net = run(table_spec("source_only", source, target, budget), seed).method
     return extract_features(net, xs), extract_features(net, xt)
@@ -139,6 +144,50 @@ def tau_grid() -> np.ndarray:
 # ----------------------------------------------------------------------------------------- notebook sizes
 
 
+# ------------------------------------------------------------------------------------- the pretrained regime
+
+#: the pretrained regime (issue 42): timm's EfficientNet-Lite0 with the ImageNet weights that ship with the pip
+#: package, images resized to 64 px, the stem and blocks 0-5 frozen (their outputs cached once per image:
+#: uda_nb.feature_cache), blocks[6], conv_head and its BatchNorm fine-tuned at 0.1x the heads' rate, under TLlib's
+#: heads (a 256-d bottleneck, a linear classifier, a 1024-1024 BatchNorm discriminator; MDD its own 1024-wide ones).
+#: Sized in benchmarks/results/transpar.md, "The pretrained regime".
+PRETRAINED_BACKBONE = "efficientnet_lite0"
+PRETRAINED_MODEL = {"weights": "imagenet", "frozen": 6, "input_size": 64}
+PRETRAINED_PAIRS = (("syn", "street"),)
+#: the optimiser of the authors' code per method (docs/references/transpar.md): DANN lr 0.01, L2 1e-3, momentum
+#: 0.9; MDD lr 0.004, L2 5e-4, Nesterov; source-only Nesterov, L2 5e-4, at DANN's rate 0.01 (the code's 0.001 is
+#: for 2,500 iterations; ours are fewer). With TransPar the decay is TransPar's own (the wrapped optimizer has none).
+PRETRAINED_OPTIMIZER = {"source_only": {"lr": 0.01, "weight_decay": 5e-4, "optimizer": "nesterov"},
+                        "dann": {"lr": 0.01, "weight_decay": 1e-3},
+                        "mdd": {"lr": 0.004, "weight_decay": 5e-4, "optimizer": "nesterov"}}
+
+
+def pretrained_spec(method: str, source: str, target: str, budget: str | Budget | None = None,
+                    transpar: dict | None = None, steps: int | None = None) -> RunSpec:
+    """A run of the pretrained regime (:data:`PRETRAINED_MODEL`) for the budget's ``pretrained_steps``, with the
+    authors' optimiser for the method (:data:`PRETRAINED_OPTIMIZER`) and DANN's reversal rising to 1 (TLlib's,
+    on both pairs). ``transpar``: as :func:`spec`. No A-distance curve, no snapshots (features are cached)."""
+    budget = resolve_budget(budget)
+    sizes = sizes_for(budget)
+    changes = dict(PRETRAINED_OPTIMIZER.get(method, PRETRAINED_OPTIMIZER["dann"]))
+    if transpar is not None:
+        transpar = dict(transpar)
+        if method in REFERENCE_ENTROPY and REFERENCE_ENTROPY[method] != 0.1:
+            transpar.setdefault("entropy", REFERENCE_ENTROPY[method])
+        changes.update(transpar=transpar, weight_decay=0.0)
+    return RunSpec.from_budget(method, budget, source=source, target=target, batch_size=budget.batch_size,
+                               backbone=PRETRAINED_BACKBONE, model=dict(PRETRAINED_MODEL),
+                               steps=int(steps or sizes.pretrained_steps), **changes)
+
+
+def pretrained_table_runs(ratios: dict[tuple[str, str], float], seeds, budget: str | Budget | None = None,
+                          pairs=PRETRAINED_PAIRS) -> dict[tuple[str, str, bool], list[RunResult]]:
+    """:func:`method_table_runs` in the pretrained regime: ``{(pair name, method label, with TransPar): runs}``."""
+    return {(pair_name(p), label, wrapped): run_seeds(pretrained_spec(
+                name, *p, budget, {"ratio": ratios[p]} if wrapped else None), seeds)
+            for p in pairs for label, name in TABLE_METHODS.items() for wrapped in (False, True)}
+
+
 @dataclass(frozen=True)
 class TransParSizes:
     """Seeds and steps of one budget. ``table_steps``: every run of the method table (``None``: the budget's
@@ -146,7 +195,9 @@ class TransParSizes:
     (Figure 6) and the other DANN variants of 04_transpar (04a's TransPar-MDD variants are method-table runs);
     ``ratio_images``: images per domain for the discriminator of eq. 11; ``figure_seeds``: how many of the seeds
     the ratio sweep, the variants and Table VII use (the method table, the headline, uses all); ``regda_table``:
-    whether 04_transpar runs Table VII (TransPar-RegDA on hands, which needs RegDA's own pretrained model)."""
+    whether 04_transpar runs Table VII (TransPar-RegDA on hands, which needs RegDA's own pretrained model);
+    ``pretrained_steps``: every run of the pretrained regime (its table on every seed, its sweep on the figure
+    seeds); ``pretrained_taus``: the ratios of its sweep."""
 
     seeds: int
     table_steps: int | None
@@ -154,6 +205,8 @@ class TransParSizes:
     ratio_images: int = 1000
     figure_seeds: int = 2
     regda_table: bool = True
+    pretrained_steps: int = 600
+    pretrained_taus: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
 #: sized from measured step times (benchmarks/results/general.md, "Report sizing for the references' recipes"): the method
@@ -162,10 +215,12 @@ class TransParSizes:
 #: (04_transpar, 04a and 05_gsda in under 2 minutes each on 2 cores from an empty run cache; benchmarks/results/general.md,
 #: "The lecture budget").
 SIZES = {
-    "smoke": TransParSizes(1, None, 20, ratio_images=200, figure_seeds=1),
-    "lecture": TransParSizes(1, 80, 40, ratio_images=500, figure_seeds=1, regda_table=False),
-    "report": TransParSizes(3, 500, 250),
-    "paper": TransParSizes(5, None, 20000, ratio_images=2000),
+    "smoke": TransParSizes(1, None, 20, ratio_images=200, figure_seeds=1, pretrained_steps=5,
+                           pretrained_taus=(0.5,)),
+    "lecture": TransParSizes(1, 80, 40, ratio_images=500, figure_seeds=1, regda_table=False, pretrained_steps=60,
+                             pretrained_taus=(0.5,)),
+    "report": TransParSizes(3, 500, 250, pretrained_steps=600, pretrained_taus=(0.1, 0.3, 0.5, 0.7, 0.9)),
+    "paper": TransParSizes(5, None, 20000, ratio_images=2000, pretrained_steps=20000),
 }
 
 
