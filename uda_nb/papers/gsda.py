@@ -73,15 +73,17 @@ PARTIAL_METHODS = {"source-only": ("source_only", None, "scratch"), "DANN": ("da
 @dataclass(frozen=True)
 class GSDASizes:
     """Seeds and steps of one budget: ``table_steps`` for every run of Table 1 and of the partial-DA table
-    (``None``: the budget's steps)."""
+    (``None``: the budget's steps); ``pretrained``: whether the notebook runs the pretrained regime (04_transpar's
+    setting, :class:`uda_nb.papers.transpar.TransParSizes`)."""
 
     seeds: int
     table_steps: int | None
+    pretrained: bool = True
 
 
 #: sized from measured step times (benchmarks/results/gsda.md, "GSDA notebook sizing"); the same lengths as
 #: TransPar's method table, so DANN's runs are shared with 04_transpar
-SIZES = {name: GSDASizes(s.seeds, s.table_steps) for name, s in T.SIZES.items()}
+SIZES = {name: GSDASizes(s.seeds, s.table_steps, s.pretrained) for name, s in T.SIZES.items()}
 
 
 def sizes_for(budget: str | Budget | None) -> GSDASizes:

@@ -196,8 +196,9 @@ class TransParSizes:
     ``ratio_images``: images per domain for the discriminator of eq. 11; ``figure_seeds``: how many of the seeds
     the ratio sweep, the variants and Table VII use (the method table, the headline, uses all); ``regda_table``:
     whether 04_transpar runs Table VII (TransPar-RegDA on hands, which needs RegDA's own pretrained model);
-    ``pretrained_steps``: every run of the pretrained regime (its table on every seed, its sweep on the figure
-    seeds); ``pretrained_taus``: the ratios of its sweep."""
+    ``pretrained``: whether the notebooks run the pretrained regime (its frozen layers' outputs take about a minute
+    per pair to compute, too long for a live class); ``pretrained_steps``: every run of that regime (its table on
+    every seed, its sweep on the figure seeds); ``pretrained_taus``: the ratios of its sweep."""
 
     seeds: int
     table_steps: int | None
@@ -205,6 +206,7 @@ class TransParSizes:
     ratio_images: int = 1000
     figure_seeds: int = 2
     regda_table: bool = True
+    pretrained: bool = True
     pretrained_steps: int = 600
     pretrained_taus: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
 
@@ -217,8 +219,8 @@ class TransParSizes:
 SIZES = {
     "smoke": TransParSizes(1, None, 20, ratio_images=200, figure_seeds=1, pretrained_steps=5,
                            pretrained_taus=(0.5,)),
-    "lecture": TransParSizes(1, 80, 40, ratio_images=500, figure_seeds=1, regda_table=False, pretrained_steps=60,
-                             pretrained_taus=(0.5,)),
+    "lecture": TransParSizes(1, 80, 40, ratio_images=500, figure_seeds=1, regda_table=False, pretrained=False,
+                             pretrained_steps=60, pretrained_taus=(0.5,)),
     "report": TransParSizes(3, 500, 250, pretrained_steps=600, pretrained_taus=(0.1, 0.3, 0.5, 0.7, 0.9)),
     "paper": TransParSizes(5, None, 20000, ratio_images=2000, pretrained_steps=20000),
 }
