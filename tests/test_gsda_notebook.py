@@ -125,3 +125,18 @@ def test_gsda_runs_keep_features_only_where_the_notebook_draws_them(monkeypatch)
     assert drawn == {("mnist", "mnistm", ()), ("mnist", "mnistm", None)}  # t-SNE: global only and full GSDA
     dann = [s for s in seen.values() if s.method == "dann"]
     assert all(s == T.table_spec("dann", *p, "report") for s, p in zip(dann, G.PAIRS))  # still 04_transpar's
+
+
+def test_pretrained_rows_share_04_transpars_dann_and_keep_gsdas_narrow_discriminators():
+    cpu = torch.device("cpu")
+    for pair in G.PRETRAINED_PAIRS:
+        assert run_key(G.pretrained_spec("dann", *pair, "report"), 0, cpu) == \
+            run_key(T.pretrained_spec("dann", *pair, "report"), 0, cpu)
+        full = G.pretrained_spec("gsda", *pair, "report", G.ABLATION[G.FULL])
+        assert full.model == {**T.PRETRAINED_MODEL, **G.PRETRAINED_GSDA_MODEL}
+        assert full.backbone == T.PRETRAINED_BACKBONE and full.lr == T.PRETRAINED_OPTIMIZER["dann"]["lr"]
+        assert full.eval_every == full.steps // 10
+    partial = G.pretrained_partial_spec("GSDA", "report")
+    assert partial.target_classes == G.PARTIAL_CLASSES and partial.options == G.PARTIAL_OPTIONS
+    with pytest.raises(ValueError, match="Unknown pretrained partial-DA row"):
+        G.pretrained_partial_spec("GSDA, from the source-only model")

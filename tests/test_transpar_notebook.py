@@ -89,7 +89,7 @@ def test_figures_draw_from_plain_frames():
 
 def test_unknown_features_for_the_ratio_are_refused():
     with pytest.raises(ValueError, match="choose one of"):
-        T.ratio_features("imagenet", "mnist", "mnistm")
+        T.ratio_features("clip", "mnist", "mnistm")
 
 
 def test_transpar_regda_adapts_regdas_own_source_only_model():
@@ -105,3 +105,18 @@ def test_transpar_regda_adapts_regdas_own_source_only_model():
 def test_the_lecture_budget_leaves_table_vii_out_and_the_others_run_it():
     assert not T.sizes_for("lecture").regda_table
     assert all(T.sizes_for(name).regda_table for name in ("smoke", "report", "paper"))
+
+
+def test_the_pretrained_regime_runs_the_authors_optimisers_and_leaves_the_lecture():
+    for method, opt in T.PRETRAINED_OPTIMIZER.items():
+        spec = T.pretrained_spec(method, "syn", "street", "report")
+        assert spec.backbone == T.PRETRAINED_BACKBONE and spec.model == T.PRETRAINED_MODEL
+        assert (spec.lr, spec.weight_decay, spec.optimizer) == (opt["lr"], opt["weight_decay"],
+                                                                opt.get("optimizer", "sgd"))
+        assert spec.steps == T.sizes_for("report").pretrained_steps
+    wrapped = T.pretrained_spec("mdd", "syn", "street", "report", {"ratio": 0.5})
+    assert wrapped.weight_decay == 0.0 and wrapped.transpar == {"ratio": 0.5, "entropy": 0.01}  # TransPar's decay
+    real = T.pretrained_spec("dann", "amazon", "webcam", "paper", backbone="resnet50", model={"weights": "w.pth"})
+    assert real.backbone == "resnet50" and real.model == {"weights": "w.pth"} and real.steps == 20000
+    assert not T.sizes_for("lecture").pretrained
+    assert all(T.sizes_for(name).pretrained for name in ("smoke", "report", "paper"))

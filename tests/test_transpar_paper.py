@@ -37,4 +37,7 @@ def test_tau_grid_and_ratio_features():
     est = T.estimate_ratio("pixels", "mnist", "mnistm", n=200)
     assert 0.0 <= est["d_A"] <= 1.0 and 0.4655 - 1e-3 <= est["tau"] <= 0.75
     with pytest.raises(ValueError, match="ratio features"):
-        T.ratio_features("imagenet", "mnist", "mnistm")
+        T.ratio_features("clip", "mnist", "mnistm")
+    # the paper's features: the ImageNet network with its random 256-d bottleneck, before training
+    xs, xt = T.ratio_features(T.PRETRAINED_FEATURES, "mnist", "mnistm", n=16)
+    assert xs.shape == xt.shape == (16, 256) and not torch.equal(xs, xt)

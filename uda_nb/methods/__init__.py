@@ -183,7 +183,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         raise TypeError(f"seed must be an int or None, got {seed!r}.")
 
     def build_classification() -> Method:
-        if pretrained:
+        if is_pretrained(backbone):
             from ..models.pretrained import PretrainedFeatures
             if norm not in ("center", "imagenet"):
                 raise ValueError(f"backbone={backbone!r} normalises its inputs as its weights were trained (ImageNet "

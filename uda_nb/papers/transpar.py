@@ -195,10 +195,12 @@ def pretrained_spec(method: str, source: str, target: str, budget: str | Budget 
         if method in REFERENCE_ENTROPY and REFERENCE_ENTROPY[method] != 0.1:
             transpar.setdefault("entropy", REFERENCE_ENTROPY[method])
         changes.update(transpar=transpar, weight_decay=0.0)
+    steps = int(steps or sizes.pretrained_steps)
+    changes.setdefault("eval_every", max(1, steps // 10))  # ten history rows: the mask dynamics are drawn from them
     return RunSpec.from_budget(method, budget, source=source, target=target, batch_size=budget.batch_size,
                                backbone=backbone or PRETRAINED_BACKBONE,
                                model=dict(PRETRAINED_MODEL if model is None else model),
-                               steps=int(steps or sizes.pretrained_steps), **changes)
+                               steps=steps, **changes)
 
 
 def pretrained_table_runs(ratios: dict[tuple[str, str], float], seeds, budget: str | Budget | None = None,
