@@ -76,3 +76,23 @@ def network_options(backbone: str | None, weights) -> tuple[str, dict]:
         warnings.warn(f"BACKBONE={backbone!r} with WEIGHTS=None starts from random weights; the papers fine-tune an "
                       "ImageNet-pretrained network: pass WEIGHTS=<path of a local state dict>.", stacklevel=2)
     return backbone, {"weights": weights}
+
+
+def pair_folder_task(root: str | Path, source: str, target: str, image_size: int = 32, test_fraction: float = 0.2,
+                     seed: int = 0) -> tuple[Task, "Domain"]:
+    """A task from two domain folders of an image-folder data set (``<root>/<domain>/<class>/<image>``: e.g.
+    MNIST and MNIST-M exported as images for 01_dann), each split class-stratified into train and a held-out
+    ``test_fraction``; returns ``(task, labeled target training split)``, the latter only for the train-on-target
+    row."""
+    folder = resolve_root(root)
+    missing = [d for d in (source, target) if not (folder / d).is_dir()]
+    if missing:
+        found = sorted(d.name for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+        raise FileNotFoundError(f"DATA={str(root)!r} has no sub-folder {missing} (found {found[:12]}): it needs "
+                                f"{source}/<class>/<image> and {target}/<class>/<image>.")
+    doms = load_image_folder_domains(folder, [source, target], image_size=image_size, cache=True)
+    src_train, src_test = split_domain(doms[source], test_fraction, seed)
+    tgt_train, tgt_test = split_domain(doms[target], test_fraction, seed)
+    task = Task(source=src_train, target=tgt_train.unlabeled(), source_test=src_test, target_test=tgt_test,
+                name=f"{source}->{target}")
+    return task, tgt_train
