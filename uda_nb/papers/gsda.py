@@ -164,7 +164,7 @@ def mean_over_pairs(runs: dict[tuple[str, str], list[RunResult]], label: str, pa
 #: (:data:`uda_nb.papers.transpar.PRETRAINED_MODEL`: EfficientNet-Lite0, its later layers fine-tuned at 0.1x on
 #: cached features of the frozen ones, TLlib's 256-d bottleneck and linear classifier, DANN's optimiser), so the
 #: DANN row *is* 04_transpar's pretrained DANN run. GSDA keeps its 1 + b + K discriminators at DANN's digits width
-#: (``disc_hidden=(100,)``): 13 of TLlib's 1024-1024 ones cost about ten times a DANN step on this CPU
+#: (``disc_hidden=(100,)``): 14 of TLlib's 1024-1024 ones would hold 18.5 M parameters, 14 times DANN's one
 #: (benchmarks/results/gsda.md, "The pretrained regime").
 PRETRAINED_PAIRS = T.PRETRAINED_PAIRS
 PRETRAINED_GSDA_MODEL = {"disc_hidden": (100,)}
