@@ -256,8 +256,8 @@ def build_task(spec: RunSpec, device=None) -> Task:
     return oracle_task(task) if spec.method == "oracle" else task
 
 
-def cached_prefix_task(method: methods.Method, task: Task, spec: RunSpec, user_task: bool = False, *,
-                       cache: bool = True, progress: bool | None = None) -> Task:
+def cached_prefix_task(method: methods.Method, task: Task, spec: RunSpec, *, cache: bool = True,
+                       progress: bool | None = None) -> Task:
     """``task`` unchanged, or, when ``method``'s pretrained backbone has frozen layers (``model={"frozen": k}``),
     the task with its images replaced by those layers' cached outputs (:func:`uda_nb.feature_cache.prefix_task`,
     keyed by the weights' hash and the task's data); the method then trains only the later layers, and still
@@ -268,10 +268,11 @@ def cached_prefix_task(method: methods.Method, task: Task, spec: RunSpec, user_t
     if features is None:
         return task
     weights = spec.model.get("weights")
-    weights_hash = "random" if weights is None else weights_fingerprint(weights)
     if weights is None:  # random frozen layers: their values depend on the run's initialisation seed
         weights_hash = "random-" + hashlib.sha1(b"".join(
             p.detach().cpu().numpy().tobytes() for p in features.prefix.parameters())).hexdigest()[:16]
+    else:
+        weights_hash = weights_fingerprint(weights)
     out = prefix_task(task, features, weights_hash, task_fingerprint(task), cache=cache, progress=progress)
     method.image_shape = out.image_shape
     return out
@@ -436,11 +437,10 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     init = None
     if spec.init_from is not None:  # the pretrained run first (cached), so its weights are ready
         init = run(spec.init_from, seed, cache=cache, device=device, progress=progress, task=task)
-    given = task
     task = task if task is not None else build_task(spec, device)
     seed_everything(seed)  # model initialisation and dropout
     method = build_method(spec, task)
-    task = cached_prefix_task(method, task, spec, given is not None, cache=cache, progress=progress)
+    task = cached_prefix_task(method, task, spec, cache=cache, progress=progress)
     if init is not None:
         load_modules(method, init.method, spec.init_modules)
     optimizer, tracker = spec.optimizer, None

@@ -85,13 +85,20 @@ def spec(method: str, source: str, target: str, budget: str | Budget | None = No
         changes = {**MDD_OPTIMIZER, **changes}
     elif changes.pop("mdd_network", False):  # source-only on MDD's network and optimiser: MDD's matched baseline
         changes = {**MDD_OPTIMIZER, "model": {**model_for(source, target), **MDD_NETWORK}, **changes}
-    if transpar is not None:
-        transpar = dict(transpar)
-        if method in REFERENCE_ENTROPY and REFERENCE_ENTROPY[method] != 0.1:
-            transpar.setdefault("entropy", REFERENCE_ENTROPY[method])
-        changes["transpar"] = transpar
-        changes["weight_decay"] = 0.0
+    changes.update(transpar_changes(method, transpar))
     return RunSpec(**{**base.__dict__, **changes})
+
+
+def transpar_changes(method: str, transpar: dict | None) -> dict:
+    """The spec fields a TransPar run changes: ``transpar`` with the authors' entropy weight for the method
+    (:data:`uda_nb.methods.transpar.REFERENCE_ENTROPY`) unless given, and no decay in the wrapped optimizer (TransPar
+    applies its own); ``{}`` for a plain run."""
+    if transpar is None:
+        return {}
+    transpar = dict(transpar)
+    if method in REFERENCE_ENTROPY and REFERENCE_ENTROPY[method] != 0.1:
+        transpar.setdefault("entropy", REFERENCE_ENTROPY[method])
+    return {"transpar": transpar, "weight_decay": 0.0}
 
 
 # ------------------------------------------------------------------------------------------------- the ratio
@@ -111,20 +118,31 @@ def ratio_features(kind: str, source: str, target: str, budget: str | Budget | N
     if kind not in (*FEATURES, PRETRAINED_FEATURES):
         raise ValueError(f"Unknown ratio features {kind!r}: choose one of {(*FEATURES, PRETRAINED_FEATURES)}.")
     task = make_task(source, target, device="cpu")
-    g = torch.Generator().manual_seed(seed)
-    xs = task.source.images[torch.randperm(len(task.source), generator=g)[:n]]
-    xt = task.target.images[torch.randperm(len(task.target), generator=g)[:n]]
+    xs, xt = _ratio_images(task, n, seed)
     if kind == "pixels":
         return xs.flatten(1), xt.flatten(1)
     if kind == "random":
         net = create("source_only", task.num_classes, task.image_shape, seed=seed,
                      **model_for(source, target)).eval()
-    elif kind == PRETRAINED_FEATURES:  # as the authors' code: ImageNet backbone + random bottleneck, eval mode
-        net = create("dann", task.num_classes, task.image_shape, seed=seed, backbone=PRETRAINED_BACKBONE,
-                     **PRETRAINED_MODEL).eval()
+    elif kind == PRETRAINED_FEATURES:
+        net = _untrained_pretrained(task, None, None, seed)
     else:
         net = run(table_spec("source_only", source, target, budget), seed).method
     return extract_features(net, xs), extract_features(net, xt)
+
+
+def _ratio_images(task, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` training images per domain of ``task``, a seeded draw (the target's carry no labels), on the CPU."""
+    g = torch.Generator().manual_seed(seed)
+    return (task.source.images[torch.randperm(len(task.source), generator=g)[:n]].cpu(),
+            task.target.images[torch.randperm(len(task.target), generator=g)[:n]].cpu())
+
+
+def _untrained_pretrained(task, backbone: str | None, model: dict | None, seed: int):
+    """The authors' network for eq. 11: the pretrained backbone under a randomly initialised bottleneck, in eval
+    mode, before any training (``None``: :data:`PRETRAINED_BACKBONE` / :data:`PRETRAINED_MODEL`)."""
+    return create("dann", task.num_classes, task.image_shape, seed=seed, backbone=backbone or PRETRAINED_BACKBONE,
+                  **(PRETRAINED_MODEL if model is None else model)).eval()
 
 
 def pretrained_ratio(task, backbone: str | None = None, model: dict | None = None, n: int = 1000,
@@ -132,11 +150,8 @@ def pretrained_ratio(task, backbone: str | None = None, model: dict | None = Non
     """eq. 11-12 as the paper and the authors' code compute it: the pretrained network with its randomly initialised
     bottleneck, in eval mode, before any training, on ``n`` training images per domain of ``task`` (seeded draw; no
     target label is read). Returns ``{"d_A", "tau"}``."""
-    g = torch.Generator().manual_seed(seed)
-    xs = task.source.images[torch.randperm(len(task.source), generator=g)[:n]].cpu()
-    xt = task.target.images[torch.randperm(len(task.target), generator=g)[:n]].cpu()
-    net = create("dann", task.num_classes, task.image_shape, seed=seed, backbone=backbone or PRETRAINED_BACKBONE,
-                 **(PRETRAINED_MODEL if model is None else model)).eval()
+    xs, xt = _ratio_images(task, n, seed)
+    net = _untrained_pretrained(task, backbone, model, seed)
     d_a = discriminator_distance(extract_features(net, xs), extract_features(net, xt), seed=seed)
     return {"d_A": d_a, "tau": transferable_ratio(d_a)}
 
@@ -189,12 +204,7 @@ def pretrained_spec(method: str, source: str, target: str, budget: str | Budget 
     name the run's task, which :func:`uda_nb.experiments.run` gets as ``task=``."""
     budget = resolve_budget(budget)
     sizes = sizes_for(budget)
-    changes = dict(PRETRAINED_OPTIMIZER.get(method, PRETRAINED_OPTIMIZER["dann"]))
-    if transpar is not None:
-        transpar = dict(transpar)
-        if method in REFERENCE_ENTROPY and REFERENCE_ENTROPY[method] != 0.1:
-            transpar.setdefault("entropy", REFERENCE_ENTROPY[method])
-        changes.update(transpar=transpar, weight_decay=0.0)
+    changes = {**PRETRAINED_OPTIMIZER.get(method, PRETRAINED_OPTIMIZER["dann"]), **transpar_changes(method, transpar)}
     steps = int(steps or sizes.pretrained_steps)
     changes.setdefault("eval_every", max(1, steps // 10))  # ten history rows: the mask dynamics are drawn from them
     return RunSpec.from_budget(method, budget, source=source, target=target, batch_size=budget.batch_size,
