@@ -100,3 +100,130 @@ def test_dann_notebook_runs_on_mnist_and_mnistm_folders(tmp_path, monkeypatch):
 def torch_equal(a, b) -> bool:
     import torch
     return bool(torch.equal(a, b))
+
+
+def fake_digit_five(root: Path, per_class: int = 4, size: int = 28) -> Path:
+    """The five Digit-five domains as image folders, ten classes each (class = where a stroke is; domain = the
+    background's brightness). svhn/ comes split into train/ and test/ as M3SDA ships it; the others are not."""
+    rng = np.random.default_rng(2)
+    for k, domain in enumerate(RD.DIGIT_FIVE):
+        for part in (("train", "test") if domain == "svhn" else ("",)):
+            for c in range(10):
+                folder = root / domain / part / str(c)
+                folder.mkdir(parents=True)
+                for i in range(per_class if part != "test" else 2):
+                    img = rng.integers(0, 40 + 40 * k, (size, size, 3)).astype(np.uint8)
+                    img[4:24, 2 + 2 * c:5 + 2 * c] = 255
+                    Image.fromarray(img).save(folder / f"{i}.png")
+    return root
+
+
+def test_digit_five_folder_gives_the_leave_one_out_tasks(tmp_path):
+    root = fake_digit_five(tmp_path / "digit5")
+    tasks = RD.digit_five_tasks(root, image_size=32)
+    assert tuple(tasks) == RD.DIGIT_FIVE
+    task = tasks["mnistm"]
+    assert task.image_shape == (3, 32, 32) and not task.target.has_labels and task.num_classes == 10
+    assert task.source.meta["part_names"] == ["mnist", "usps", "svhn", "syn"]
+    # unsplit domains hold one image per class out (round(4 / 5)); svhn keeps its given split (4 train, 2 test)
+    assert len(task.target) == 30 and len(task.target_test) == 10
+    assert len(task.source) == 3 * 30 + 40 and len(task.source_test) == 3 * 10 + 20
+    assert len(tasks["svhn"].target) == 40 and len(tasks["svhn"].target_test) == 20
+    import shutil
+    shutil.rmtree(root / "usps")
+    with pytest.raises(FileNotFoundError, match=r"lacks the Digit-five domain folder\(s\) \['usps'\]"):
+        RD.digit_five_tasks(root)
+
+
+def test_drt_notebook_runs_on_a_digit_five_folder(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    root = fake_digit_five(tmp_path / "digit5", per_class=3)
+    for key, value in {"UDA_NB_BUDGET": "smoke", "UDA_NB_QUIET": "1", "UDA_NB_DATA": str(tmp_path / "data"),
+                       "UDA_NB_CLAIMS_DIR": str(tmp_path / "claims"), "MPLBACKEND": "Agg"}.items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / "03_drt.ipynb"), str(out), parameters={"DATA": str(root)},
+                               cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False, log_output=False)
+    text = json.dumps(json.load(open(out)), ensure_ascii=False)
+    assert "Your data:** Digit-five" in text and "→ usps" in text and "→ svhn" in text
+    assert "on your data (not written to the claims files" in text
+    assert "15 runs were trained" in text  # 3 rows x 5 targets x 1 seed, nothing of the embedded page
+    assert not list((tmp_path / "claims").glob("*.json"))
+
+
+def fake_keypoint_pair(root: Path, n: int = 10, size: int = 48, split_target: bool = False) -> Path:
+    """rhd/ (bright dots on black) and h3d/ (dots on noise), three keypoints drawn as dots; h3d/ lists its
+    keypoints in another order and, with ``split_target``, comes as train/ and test/."""
+    rng = np.random.default_rng(3)
+    names = ["wrist", "thumb_tip", "index_tip"]
+    for domain, order in (("rhd", names), ("h3d", names[::-1])):
+        for part, count in ((("train", n), ("test", 4)) if split_target and domain == "h3d" else (("", n),)):
+            folder = root / domain / part
+            folder.mkdir(parents=True)
+            images = []
+            for i in range(count):
+                img = np.zeros((size, size, 3), np.uint8) if domain == "rhd" else \
+                    rng.integers(0, 120, (size, size, 3)).astype(np.uint8)
+                pts = {nm: rng.uniform(6, size - 6, 2) for nm in names}
+                for nm, (x, y) in pts.items():
+                    img[int(y) - 2:int(y) + 2, int(x) - 2:int(x) + 2] = 255
+                Image.fromarray(img).save(folder / f"{i}.png")
+                images.append({"file": f"{i}.png", "keypoints": [[*map(float, pts[nm]), 1] for nm in order]})
+            (folder / "keypoints.json").write_text(json.dumps({"keypoint_names": order, "images": images}))
+    return root
+
+
+def test_keypoint_pair_task_splits_and_aligns_the_keypoints(tmp_path):
+    root = fake_keypoint_pair(tmp_path / "hands", split_target=True)
+    task, labeled = RD.keypoint_pair_task(root, image_size=32)
+    assert task.kind == "keypoints" and task.image_shape == (3, 32, 32) and task.num_classes == 3
+    assert task.target.keypoint_names == task.source.keypoint_names == ("wrist", "thumb_tip", "index_tip")
+    assert len(task.source) == 8 and len(task.source_test) == 2  # a seeded fifth of rhd's 10 held out
+    assert len(task.target) == len(labeled) == 10 and len(task.target_test) == 4  # h3d's train/ and test/
+    assert task.target.keypoints is None and labeled.keypoints is not None
+    # the coordinates follow the resize (48 -> 32 px) and h3d's reordered columns
+    raw = json.loads((root / "h3d" / "train" / "keypoints.json").read_text())["images"][0]["keypoints"]
+    assert np.allclose(labeled.keypoints[0, 0].numpy(), np.array(raw[2][:2]) * 32 / 48, atol=1e-4)
+    with pytest.raises(FileNotFoundError, match=r"no keypoint folder \['stb'\]"):
+        RD.keypoint_pair_task(root, "rhd", "stb")
+
+
+def test_regda_notebook_runs_on_a_keypoint_folder_pair(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    root = fake_keypoint_pair(tmp_path / "hands")
+    for key, value in {"UDA_NB_BUDGET": "smoke", "UDA_NB_QUIET": "1", "UDA_NB_DATA": str(tmp_path / "data"),
+                       "UDA_NB_CLAIMS_DIR": str(tmp_path / "claims"), "MPLBACKEND": "Agg"}.items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / "02_regda.ipynb"), str(out),
+                               parameters={"DATA": str(root), "IMAGE_SIZE": 32}, cwd=str(NOTEBOOKS),
+                               kernel_name="python3", progress_bar=False, log_output=False)
+    text = json.dumps(json.load(open(out)), ensure_ascii=False)
+    assert "Your data:** rhd → h3d" in text and "Table 2 on rhd → h3d" in text
+    assert "on your data (not written to the claims files" in text
+    assert "4 runs were trained" in text  # source-only, DD, RegDA and the oracle, one seed
+    assert not list((tmp_path / "claims").glob("*.json"))
+
+
+def test_keypoint_resnet_trunks_match_the_paper(tmp_path):
+    import torch
+    import torchvision
+    from uda_nb import methods
+    net = methods.create("regda", 3, (3, 64, 64), kind="keypoints", backbone="resnet50", seed=0)
+    assert net.features.out_channels == 256 and net.features.stride == 4
+    assert net(torch.zeros(2, 3, 64, 64)).shape == (2, 3, 16, 16)
+    assert {g["lr_mult"] for g in net.param_groups(0.1) if g["role"] == "feature"} == {1.0}  # random weights
+    # from ImageNet weights the ResNet trains at 0.1x the deconvolutions' rate (TLlib's PoseResNet)
+    resnet = torchvision.models.resnet18(weights=None)
+    torch.save(resnet.state_dict(), tmp_path / "resnet18.pth")
+    net = methods.create("regda", 3, (3, 64, 64), kind="keypoints", backbone="resnet18", seed=0,
+                         weights=str(tmp_path / "resnet18.pth"))
+    feature = {g["lr_mult"]: sum(p.numel() for p in g["params"]) for g in net.param_groups(0.1) if g["role"] == "feature"}
+    pretrained = sum(p.numel() for n, p in resnet.named_parameters() if not n.startswith("fc."))
+    assert feature[0.1] == pretrained and feature[1.0] == sum(p.numel() for p in net.features.parameters()) - pretrained
+    with pytest.raises(ValueError, match="is not a resnet50 state dict"):
+        methods.create("regda", 3, (3, 64, 64), kind="keypoints", backbone="resnet50",
+                       weights=str(tmp_path / "resnet18.pth"))
+    with pytest.raises(ValueError, match="needs a BACKBONE"):
+        from uda_nb.papers import regda as R
+        R.folder_network(None, "resnet101.pth")

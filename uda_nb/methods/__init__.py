@@ -31,7 +31,7 @@ KINDS = {"classification": CLASSIFICATION_METHODS, "keypoints": KEYPOINT_METHODS
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101")  # classification on real data (DRT: dynamic 3 x 3)
 PRETRAINED = ("efficientnet_lite0",)  # timm networks; weights="imagenet" loads the shipped ImageNet weights
 BACKBONES = {"classification": ("digits", "drt-digits") + RESNETS + PRETRAINED,
-             "keypoints": ("heatmap-tiny", "heatmap-lean", "heatmap-small", "heatmap-medium", "resnet18")}
+             "keypoints": ("heatmap-tiny", "heatmap-lean", "heatmap-small", "heatmap-medium") + RESNETS}
 DEFAULT_BACKBONE = {"classification": "digits", "keypoints": "heatmap-tiny"}
 _NETWORK_OPTIONS = ("norm", "batch_norm", "dropout", "disc_hidden", "seed", "weights", "norm_layer", "dynamic",
                     "num_bases", "widths", "temperature", "residual", "head", "static_stem", "bottleneck",
@@ -64,7 +64,7 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
     ``kind="keypoints"``: the heatmap detector of RegDA (:mod:`uda_nb.models.heatmap`); ``name`` is
     ``source_only``, ``oracle``, ``dd`` or ``regda``; ``num_classes`` is the number of keypoints K
     (``task.num_classes``). ``backbone``: ``digits`` for classification; ``heatmap-tiny`` (default),
-    ``heatmap-lean``, ``heatmap-small``, ``heatmap-medium`` or ``resnet18`` (with ``weights=<local state dict>`` or random) for
+    ``heatmap-lean``, ``heatmap-small``, ``heatmap-medium`` or ``resnet18`` ... ``resnet101`` (with ``weights=<local state dict>`` or random) for
     keypoints; ``drt-digits`` for classification is the three-stage digits network of DRT with a dynamic residual
     on every convolution (:class:`uda_nb.models.DynamicDigitsFeatures`; ``dynamic``: ``"routing"`` (default),
     ``"attention"``, ``"combined"`` or ``"static"``, the same network without residuals; ``num_bases``: K;
@@ -236,6 +236,9 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         from ..models import HeatmapHead, head_width, heatmap_trunk
 
         psi = heatmap_trunk(backbone, channels, (height, width), norm=norm, weights=weights, norm_layer=norm_layer)
+        mult = backbone_lr if backbone_lr is not None else (0.1 if weights is not None else None)
+        if mult is not None and mult != 1.0 and hasattr(psi, "set_backbone_lr"):
+            psi.set_backbone_lr(mult)  # the ResNet at 0.1x from ImageNet weights, as TLlib's RegDA
         width_ = head_width(backbone)
         f = HeatmapHead(psi.out_channels, int(num_classes), width_, norm_layer)
         opts = dict(options)

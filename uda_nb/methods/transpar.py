@@ -281,10 +281,30 @@ class TransPar(torch.optim.Optimizer):
             tau = 1.0 - tau
         return 1.0 - tau if role in self.config.adversarial_roles else tau
 
-    def _rank(self, params: list[torch.nn.Parameter], scores: list[torch.Tensor], role: str) -> list[torch.Tensor]:
+    def _flat_scores(self, params: list[torch.nn.Parameter]) -> torch.Tensor:
+        """The scores of ``params`` (:meth:`_score`), written straight into one flat tensor in parameter order:
+        the ranking's input without a temporary per parameter and a concatenation (this runs every step)."""
+        flat = torch.empty(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device)
+        start = 0
+        for p in params:
+            out = flat[start:start + p.numel()].view_as(p)
+            if self.config.score == "weight":
+                torch.abs(p.detach(), out=out)
+            elif self.config.score == "gradient":
+                torch.abs(p.grad.detach(), out=out)
+            else:
+                torch.mul(p.grad.detach(), p.detach(), out=out)
+            start += p.numel()
+        if self.config.score not in ("weight", "gradient"):
+            flat.abs_()
+        return flat
+
+    def _rank(self, params: list[torch.nn.Parameter], scores: list[torch.Tensor] | torch.Tensor,
+              role: str) -> list[torch.Tensor]:
         """Boolean masks, exactly ``round(fraction * m)`` weights ``True`` over the group's ``m`` ranked weights
-        (ties at the threshold broken by position, so the count is exact; :func:`top_mask`)."""
-        flat = torch.cat([s.reshape(-1) for s in scores])
+        (ties at the threshold broken by position, so the count is exact; :func:`top_mask`). ``scores``: one
+        tensor per parameter, or all of them flat in parameter order (:meth:`_flat_scores`)."""
+        flat = scores if torch.is_tensor(scores) else torch.cat([s.reshape(-1) for s in scores])
         n = flat.numel()
         keep = int(round(self.fraction(role) * n))
         mask = top_mask(flat, keep)
@@ -327,26 +347,27 @@ class TransPar(torch.optim.Optimizer):
             if cfg.schedule == "one-shot-start":
                 new = [p for p in params if p not in self._frozen]
                 if new:
-                    for p, m in zip(new, self._rank(new, [self._score(p) for p in new], group["role"])):
+                    for p, m in zip(new, self._rank(new, self._flat_scores(new), group["role"])):
                         self._frozen[p] = m
                         p.mul_(m)  # pruned: the untransferable weights are set to zero and stay there
                 masks = [self._frozen[p] for p in params]
             else:
-                masks = self._rank(params, [self._score(p) for p in params], group["role"])
+                masks = self._rank(params, self._flat_scores(params), group["role"])
             lr = group["lr"]
             for p, m in zip(params, masks):
                 self.masks[p] = m
-                off = ~m
+                decay = self._decay(p)  # once: the gradient and eq. 16 use the same term
                 if cfg.keep_momentum and cfg.schedule == "iterative":
                     # the reference code: the untransferable gradient is dropped, the optimizer (momentum
                     # included) still runs on the decay term
-                    p.grad.mul_(m).add_(self._decay(p))
+                    p.grad.mul_(m).add_(decay)
                     continue
-                p.grad.add_(self._decay(p)).mul_(m)
+                off = ~m
+                p.grad.add_(decay).mul_(m)
                 if cfg.schedule == "one-shot-start":
                     after = torch.zeros_like(p)  # pruned weights stay zero
                 else:
-                    after = p - lr * self._decay(p)  # eq. 16: the decay alone
+                    after = p - lr * decay  # eq. 16: the decay alone
                 before = {k: v.clone() for k, v in _element_state(self.state.get(p, {}), p).items()}
                 restore.append((p, off, after, before))
         self.inner.step()

@@ -4,7 +4,8 @@
 that upsample back to the heatmap size. The paper uses an ImageNet-pretrained ResNet (18 on dSprites, 101 on
 hands) and heads of width 256; no pretrained weights exist offline, so the embedded tasks use a small trunk
 trained from scratch, sized from measured CPU speed (``benchmarks/results/regda.md``, "Heatmap network sizing").
-:func:`resnet18_trunk` builds the paper's kind of trunk for real data, with local weights when you have them.
+:class:`ResNetTrunk` builds the paper's kind of trunk for real data (ResNet-18 ... ResNet-101), with local weights
+when you have them.
 
 Shapes: images ``(B, C, H, W)`` -> ``psi`` -> feature maps ``(B, D, h, w)`` -> head -> heatmap logits
 ``(B, K, h, w)``, with ``h = H / stride``.
@@ -104,30 +105,42 @@ class HeatmapHead(nn.Module):
         return self.net(features)
 
 
+#: the torchvision ResNets a keypoint trunk can start from (the paper: 18 on dSprites, 101 on hands)
+KEYPOINT_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101")
+
+
 class ResNetTrunk(nn.Module):
-    """``psi`` from a torchvision ResNet-18 (the paper's dSprites backbone): the ImageNet stem and four stages
-    (stride 32), then three 4x4 stride-2 transposed convolutions of width ``up_width`` (Simple Baseline), so the
-    output stride is 4. ``weights``: a local ``resnet18`` state-dict file (nothing is downloaded); ``None``:
-    random initialisation. ``(B, 3, H, W)`` -> ``(B, up_width, H / 4, W / 4)``.
+    """``psi`` from a torchvision ResNet (``arch``: :data:`KEYPOINT_RESNETS`; the paper's ResNet-18 on dSprites and
+    ResNet-101 on hands): the ImageNet stem and four stages (stride 32), then three 4x4 stride-2 transposed
+    convolutions of width ``up_width`` (Simple Baseline), so the output stride is 4. ``weights``: a local state-dict
+    file of that ResNet (nothing is downloaded); ``None``: random initialisation.
+    ``(B, 3, H, W)`` -> ``(B, up_width, H / 4, W / 4)``.
     """
 
     def __init__(self, in_channels: int = 3, up_width: int = 256, weights: str | Path | None = None,
-                 norm: str = "center"):
+                 norm: str = "center", arch: str = "resnet18"):
         super().__init__()
-        from torchvision.models import resnet18
+        import torchvision.models as tvm
 
-        net = resnet18(weights=None)
+        if arch not in KEYPOINT_RESNETS:
+            raise ValueError(f"Unknown keypoint ResNet {arch!r}: choose one of {KEYPOINT_RESNETS}.")
+        net = getattr(tvm, arch)(weights=None)
         if weights is not None:
             path = Path(weights).expanduser()
             if not path.is_file():
-                raise FileNotFoundError(f"ResNet-18 weights {str(path)!r} not found: pass the path of a local "
-                                        "resnet18 state dict (e.g. torchvision's resnet18-f37072fd.pth), or "
-                                        "weights=None for random initialisation.")
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+                raise FileNotFoundError(f"{arch} weights {str(path)!r} not found: pass the path of a local {arch} "
+                                        f"state dict (e.g. torchvision's {arch}-*.pth), or weights=None for random "
+                                        "initialisation.")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            try:
+                net.load_state_dict(state)
+            except RuntimeError as err:
+                raise ValueError(f"{str(path)!r} is not a {arch} state dict (torchvision's layout): "
+                                 f"{str(err).splitlines()[0]} Pass the weights of the backbone you named.") from None
         if in_channels != 3:
             net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
         ups: list[nn.Module] = []
-        cin = 512
+        cin = net.fc.in_features  # 512 for ResNet-18/34, 2048 for 50/101
         for _ in range(3):
             ups += [nn.ConvTranspose2d(cin, up_width, 4, 2, 1, bias=False), nn.BatchNorm2d(up_width),
                     nn.ReLU(inplace=True)]
@@ -135,7 +148,14 @@ class ResNetTrunk(nn.Module):
         self.norm = InputNorm(norm)
         self.body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3,
                                   net.layer4, *ups)
-        self.in_channels, self.out_channels, self.stride = in_channels, up_width, 4
+        self.arch, self.in_channels, self.out_channels, self.stride = arch, in_channels, up_width, 4
+
+    def set_backbone_lr(self, mult: float) -> None:
+        """Train the ResNet's layers (not the deconvolutions) at ``mult`` times the rate of the rest, TLlib's
+        ``PoseResNet.get_parameters`` (0.1 from ImageNet weights): each layer carries ``param_lr_mult``, which
+        :meth:`uda_nb.methods.Method.param_groups` reads."""
+        for module in list(self.body)[:8]:  # conv1, bn1, relu, maxpool, layer1-4
+            module.param_lr_mult = float(mult)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(self.norm(x))
@@ -144,19 +164,20 @@ class ResNetTrunk(nn.Module):
 def heatmap_trunk(backbone: str, in_channels: int, image_size: tuple[int, int], norm: str = "center",
                   weights: str | Path | None = None, norm_layer: str = "batch") -> nn.Module:
     """``psi`` by name: ``heatmap-tiny`` / ``heatmap-lean`` / ``heatmap-small`` / ``heatmap-medium`` (:data:`HEATMAP_SIZES`, trained
-    from scratch) or ``resnet18`` (:class:`ResNetTrunk`). The image sides must be multiples of the stride."""
-    if backbone == "resnet18":
-        trunk = ResNetTrunk(in_channels, weights=weights, norm=norm)
+    from scratch) or ``resnet18`` ... ``resnet101`` (:class:`ResNetTrunk`). The image sides must be multiples of the
+    stride."""
+    if backbone in KEYPOINT_RESNETS:
+        trunk = ResNetTrunk(in_channels, weights=weights, norm=norm, arch=backbone)
     else:
         size = backbone.removeprefix("heatmap-")
         if size not in HEATMAP_SIZES:
             raise ValueError(f"Unknown heatmap backbone {backbone!r}: choose one of "
-                             f"{[f'heatmap-{s}' for s in HEATMAP_SIZES] + ['resnet18']}.")
+                             f"{[f'heatmap-{s}' for s in HEATMAP_SIZES] + list(KEYPOINT_RESNETS)}.")
         preset = HEATMAP_SIZES[size]
         trunk = HeatmapTrunk(in_channels, preset["widths"], preset["up_width"], norm=norm, norm_layer=norm_layer,
                              refine=preset.get("refine"))
     h, w = image_size
-    need = 32 if backbone == "resnet18" else 2 ** len(HEATMAP_SIZES.get(backbone.removeprefix("heatmap-"),
+    need = 32 if backbone in KEYPOINT_RESNETS else 2 ** len(HEATMAP_SIZES.get(backbone.removeprefix("heatmap-"),
                                                                          {"widths": (0,) * 3})["widths"])
     if h % need or w % need:
         raise ValueError(f"The {backbone} keypoint network needs image sides that are multiples of {need}, got "
@@ -167,4 +188,4 @@ def heatmap_trunk(backbone: str, in_channels: int, image_size: tuple[int, int], 
 
 def head_width(backbone: str) -> int:
     """The head width that goes with a trunk preset (256 for ResNet, as in the paper)."""
-    return 256 if backbone == "resnet18" else HEATMAP_SIZES[backbone.removeprefix("heatmap-")]["head_width"]
+    return 256 if backbone in KEYPOINT_RESNETS else HEATMAP_SIZES[backbone.removeprefix("heatmap-")]["head_width"]

@@ -121,16 +121,47 @@ def network(sizes: DRTSizes, dynamic: str = "routing", num_bases: int = 4) -> di
     return {"backbone": "drt-digits", "model": model}
 
 
-def spec(method: str, target: str, sizes: DRTSizes, dynamic: str = "static", num_bases: int = 4,
-         **options) -> RunSpec:
+def spec(method: str, target: str, sizes: DRTSizes, dynamic: str = "static", num_bases: int = 4, *,
+         sources: tuple[str, ...] | None = None, network_fields: dict | None = None, **options) -> RunSpec:
     """A leave-one-out run on ``target``: ``method`` (``source_only``, ``mcd``, ``dann``) on the drt-digits
     network, static or dynamic, from scratch with its loss from the first step. MCD takes the budget's DRT
-    options (:data:`DRT_MCD`) unless ``options`` say otherwise."""
+    options (:data:`DRT_MCD`) unless ``options`` say otherwise. For a folder data set (:mod:`uda_nb.papers.real_data`)
+    ``sources`` names the merged domains (default: :func:`sources_of` the embedded ``target``) and
+    ``network_fields`` replaces :func:`network`'s ``backbone`` / ``model`` (:func:`real_network`)."""
     if method == "mcd":
         options = {**sizes.mcd, **options}
-    return RunSpec(method, source=sources_of(target), target=target, steps=sizes.steps, batch_size=sizes.batch_size,
-                   lr=LR, weight_decay=WEIGHT_DECAY, schedule=SCHEDULE, eval_every=max(1, sizes.steps // sizes.evals),
-                   eval_samples=sizes.eval_samples, options=dict(options), **network(sizes, dynamic, num_bases))
+    fields = network(sizes, dynamic, num_bases) if network_fields is None else dict(network_fields)
+    return RunSpec(method, source=tuple(sources) if sources is not None else sources_of(target), target=target,
+                   steps=sizes.steps, batch_size=sizes.batch_size, lr=LR, weight_decay=WEIGHT_DECAY, schedule=SCHEDULE,
+                   eval_every=max(1, sizes.steps // sizes.evals), eval_samples=sizes.eval_samples,
+                   options=dict(options), **fields)
+
+
+def real_network(sizes: DRTSizes, backbone: str | None, weights=None, dynamic: str = "static",
+                 num_bases: int = 4) -> dict:
+    """The RunSpec fields of a real-data run: ``backbone=None`` is the paper's Digit-five kind of network
+    (:func:`network`, from random weights); ``"resnet18"`` ... ``"resnet101"`` is the authors' dynamic ResNet
+    (DRT's residual on every block's 3 x 3 convolution, W0 the pretrained kernel of ``weights``, a local state
+    dict) with the MCD / DRT heads, as in their DomainNet runs."""
+    if backbone is None:
+        return network(sizes, dynamic, num_bases)
+    # ImageNet's input statistics with ImageNet weights (the authors' drt.py; docs/references/drt.md, "Input
+    # normalisation"); the backbone at 0.1x the heads' rate comes with the weights (methods.create's backbone_lr)
+    model = {"dynamic": dynamic, "head": "mcd", "weights": weights, "norm": "imagenet" if weights else "center"}
+    if dynamic in ("routing", "combined"):
+        model["num_bases"] = int(num_bases)
+    return {"backbone": backbone, "model": model}
+
+
+def real_table_specs(sizes: DRTSizes, backbone: str | None = None, weights=None, domains=None,
+                     rows: dict | None = None) -> dict:
+    """:func:`table_specs` for a folder data set whose domains are ``domains`` (each target's sources are the
+    others), on :func:`real_network`."""
+    rows = TABLE_ROWS if rows is None else rows
+    domains = tuple(domains)
+    return {label: (lambda t, m=m, d=d: spec(m, t, sizes, dynamic=d, sources=tuple(x for x in domains if x != t),
+                                             network_fields=real_network(sizes, backbone, weights, d)))
+            for label, (m, d) in rows.items()}
 
 
 def adda_spec(target: str, sizes: DRTSizes, dynamic: str = "static", num_bases: int = 4) -> RunSpec:
@@ -181,17 +212,24 @@ class LeaveOneOut:
 
 
 def run_leave_one_out(rows: dict[str, Callable[[str], RunSpec]], targets=DOMAINS, seeds=(0, 1, 2),
-                      progress: bool | None = None) -> LeaveOneOut:
-    """``rows``: ``{label: target -> RunSpec}``; every (row, target, seed) run, cached."""
+                      progress: bool | None = None, tasks: dict[str, Task] | None = None) -> LeaveOneOut:
+    """``rows``: ``{label: target -> RunSpec}``; every (row, target, seed) run, cached. ``tasks``: ``{target:
+    Task}`` to train on instead of the embedded domains the specs name (a folder data set; its targets are the
+    tasks' keys unless ``targets`` is given)."""
     out = LeaveOneOut([int(s) for s in seeds])
+    if tasks is not None and targets is DOMAINS:
+        targets = tuple(tasks)
     for label, make in rows.items():
-        out.runs[label] = {t: run_seeds(make(t), out.seeds, progress=progress) for t in targets}
+        out.runs[label] = {t: run_seeds(make(t), out.seeds, progress=progress,
+                                        **({"task": tasks[t]} if tasks is not None else {})) for t in targets}
     return out
 
 
-def loo_table(res: LeaveOneOut, rows=None, paper: dict = PAPER_TABLE3) -> pd.DataFrame:
+def loo_table(res: LeaveOneOut, rows=None, paper: dict = PAPER_TABLE3, columns: dict | None = None) -> pd.DataFrame:
     """Table 3's layout: one column per target and the average (per seed, then mean ± std), ours then the
-    paper's row for each method."""
+    paper's row for each method. ``columns``: ``{target: the paper's column key}`` where our targets are named
+    otherwise (Digit-five's ``usps`` is the paper's column of our ``uci``)."""
+    columns = columns or {}
     records = []
     for label in rows or list(res.runs):
         targets = list(res.runs[label])
@@ -200,10 +238,11 @@ def loo_table(res: LeaveOneOut, rows=None, paper: dict = PAPER_TABLE3) -> pd.Dat
         records.append(ours)
         key = {"DRT-MCD": "DRT", "MCD (static)": "MCD"}.get(label, label)
         if key in paper:
-            records.append({"method": label, "": "paper", **{t: f"{paper[key][t]:.1f}" for t in targets},
-                            "avg": f"{np.mean([paper[key][t] for t in targets]):.1f}"})
+            cols = {t: paper[key][columns.get(t, t)] for t in targets}
+            records.append({"method": label, "": "paper", **{t: f"{v:.1f}" for t, v in cols.items()},
+                            "avg": f"{np.mean(list(cols.values())):.1f}"})
     frame = pd.DataFrame(records)
-    return frame.rename(columns={t: f"→ {t}" for t in DOMAINS})
+    return frame.rename(columns={t: f"→ {t}" for t in {*DOMAINS, *columns}})
 
 
 def per_domain_accuracy(result: RunResult, task: Task) -> dict[str, float]:

@@ -1,5 +1,7 @@
 """The papers' own data sets from a folder, for a user with the data and a GPU: which data set a folder holds, the
-UDA tasks of its domain pairs, and the network a notebook's ``BACKBONE`` / ``WEIGHTS`` parameters name.
+UDA tasks of its domain pairs (Office-31 / Office-Home for TransPar and GSDA, MNIST -> MNIST-M for DANN), DRT's
+leave-one-out Digit-five tasks, RegDA's keypoint pair, and the network a notebook's ``BACKBONE`` / ``WEIGHTS``
+parameters name.
 
 The papers' protocol on Office-31 and Office-Home (TransPar, GSDA, DANN's and MDD's Office tables): every ordered
 pair of domains is a task; the target's images are all used, unlabeled for training and labeled only for the
@@ -10,11 +12,17 @@ side) and cached on disk (``$UDA_NB_DATA/cache/real``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import permutations
 from pathlib import Path
 
-from ..data.domain import Task
-from ..data.folders import load_image_folder_domains, resolve_root, split_domain
+import numpy as np
+import torch
+
+from ..data.domain import Domain, Task, concat_domains
+from ..data.folders import load_image_folder_domains, load_keypoint_folder, resolve_root, split_domain
+from ..data.keypoints import KeypointDomain
+from ..data.tasks import make_task
 
 #: the classification data sets of the papers, by their domain folders
 OFFICE = {"office31": ("amazon", "dslr", "webcam"), "officehome": ("Art", "Clipart", "Product", "Real_World")}
@@ -96,3 +104,136 @@ def pair_folder_task(root: str | Path, source: str, target: str, image_size: int
     task = Task(source=src_train, target=tgt_train.unlabeled(), source_test=src_test, target_test=tgt_test,
                 name=f"{source}->{target}")
     return task, tgt_train
+
+
+#: Digit-five's domains in the column order of DRT's Table 3, as M3SDA names them
+DIGIT_FIVE = ("mnistm", "mnist", "usps", "svhn", "syn")
+#: the embedded analogue of each Digit-five domain (whose column of the paper's table it plays)
+DIGIT_FIVE_ANALOGUE = {"mnistm": "mnistm", "mnist": "mnist", "usps": "uci", "svhn": "street", "syn": "syn"}
+
+
+def _renamed(domain: Domain, name: str, split: str) -> Domain:
+    return Domain(name, split, domain.images, domain.labels, domain.class_names, dict(domain.meta))
+
+
+def digit_five_domains(root: str | Path, image_size: int = 32, test_fraction: float = 0.2,
+                       seed: int = 0) -> dict[str, tuple[Domain, Domain]]:
+    """``{domain: (train, test)}`` for Digit-five kept as image folders in ``root``: one sub-folder per domain
+    (:data:`DIGIT_FIVE`, any letter case), each either ``<domain>/<class>/<image>`` (split here, class-stratified,
+    ``test_fraction`` held out) or ``<domain>/train/<class>/<image>`` and ``<domain>/test/<class>/<image>`` (the
+    split as given, e.g. M3SDA's 25,000 / 9,000 per domain). Every domain must have the same class folders.
+    Images are decoded once at ``image_size`` pixels and cached on disk."""
+    folder = resolve_root(root)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"DATA={str(root)!r} is not a folder: pass the folder holding Digit-five as "
+                                f"{'/, '.join(DIGIT_FIVE)}/ (each <class>/<image>, or train/ and test/ of those), or "
+                                "DATA='embedded' for the built-in digits.")
+    on_disk = {d.name.lower(): d.name for d in folder.iterdir() if d.is_dir()}
+    missing = [d for d in DIGIT_FIVE if d not in on_disk]
+    if missing:
+        raise FileNotFoundError(f"DATA={str(root)!r} lacks the Digit-five domain folder(s) {missing} (its sub-folders "
+                                f"are {sorted(on_disk.values())[:12]}): DRT's leave-one-out table needs all five, "
+                                f"{', '.join(DIGIT_FIVE)}, each <class>/<image> or train/<class>/<image> + "
+                                "test/<class>/<image>.")
+    out = {}
+    for d in DIGIT_FIVE:
+        where = folder / on_disk[d]
+        if (where / "train").is_dir() and (where / "test").is_dir():
+            splits = load_image_folder_domains(where, ["train", "test"], image_size=image_size, cache=True)
+            out[d] = (_renamed(splits["train"], d, "train"), _renamed(splits["test"], d, "test"))
+        else:
+            whole = load_image_folder_domains(folder, [on_disk[d]], image_size=image_size, cache=True)[on_disk[d]]
+            train, test = split_domain(_renamed(whole, d, "all"), test_fraction, seed)
+            out[d] = (train, test)
+    classes = {d: tuple(tr.class_names) for d, (tr, _) in out.items()}
+    if len(set(classes.values())) > 1:
+        raise ValueError(f"DATA={str(root)!r}: the Digit-five domains have different class folders "
+                         f"({', '.join(f'{d}: {list(c)[:12]}' for d, c in classes.items())}); each needs the same "
+                         "ten, e.g. 0/ ... 9/.")
+    return out
+
+
+def digit_five_tasks(root: str | Path, image_size: int = 32, targets=DIGIT_FIVE, seed: int = 0) -> dict[str, Task]:
+    """DRT's leave-one-domain-out tasks on Digit-five in ``root`` (:func:`digit_five_domains`): for each target,
+    the other four domains' training images merged into one labeled source (``meta['parts']`` keeps each image's
+    domain, read only to score the sources), the target's training images unlabeled, and both test splits."""
+    unknown = [t for t in targets if t not in DIGIT_FIVE]
+    if unknown:
+        raise ValueError(f"targets {unknown} are not Digit-five domains; choose from {DIGIT_FIVE}.")
+    splits = digit_five_domains(root, image_size=image_size, seed=seed)
+    tasks = {}
+    for t in targets:
+        sources = [d for d in DIGIT_FIVE if d != t]
+        task = make_task([splits[d][0] for d in sources], splits[t][0], source_test=concat_domains(
+            [splits[d][1] for d in sources]), target_test=splits[t][1])
+        tasks[t] = Task(source=task.source, target=task.target, source_test=task.source_test,
+                        target_test=task.target_test, name=f"{'+'.join(sources)}->{t}")
+    return tasks
+
+
+#: the annotation files a keypoint folder may hold (schema in data/README.md), in the order they are looked for
+KEYPOINT_ANNOTATIONS = ("keypoints.json", "keypoints.csv")
+
+
+def split_keypoint_domain(domain: KeypointDomain, test_fraction: float = 0.2,
+                          seed: int = 0) -> tuple[KeypointDomain, KeypointDomain]:
+    """A disjoint, seeded random ``(train, test)`` split of a labeled keypoint domain (``round(n * test_fraction)``
+    images, at least one, held out); both parts keep file order and their per-image ``meta`` entries."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}.")
+    n = len(domain)
+    if n < 2:
+        raise ValueError(f"Keypoint domain {domain.name!r} has {n} image(s): a train / test split needs two or more.")
+    k = min(max(int(round(n * test_fraction)), 1), n - 1)
+    test = np.zeros(n, dtype=bool)
+    test[np.random.default_rng(seed).choice(n, k, replace=False)] = True
+    parts = []
+    for name, mask in (("train", ~test), ("test", test)):
+        sub = domain.subset(torch.from_numpy(np.flatnonzero(mask)).to(domain.device))
+        parts.append(replace(sub, split=name, meta={**sub.meta, "split_of": domain.split,
+                                                    "test_fraction": test_fraction, "split_seed": seed}))
+    return parts[0], parts[1]
+
+
+def _keypoint_folder(folder: Path, split: str, image_size: int, keypoint_names=None) -> KeypointDomain:
+    found = [a for a in KEYPOINT_ANNOTATIONS if (folder / a).is_file()]
+    if not found:
+        raise FileNotFoundError(f"{folder} holds no annotation file: it needs {' or '.join(KEYPOINT_ANNOTATIONS)} "
+                                "beside the images it names (schema in data/README.md).")
+    return load_keypoint_folder(folder, found[0], image_size=image_size, keypoint_names=keypoint_names,
+                                name=folder.name if split == "all" else folder.parent.name, split=split,
+                                outside="hide")
+
+
+def keypoint_pair_task(root: str | Path, source: str = "rhd", target: str = "h3d", image_size: int = 256,
+                       test_fraction: float = 0.2, seed: int = 0) -> tuple[Task, KeypointDomain]:
+    """RegDA's task from two keypoint folders in ``root``, in the roles of RHD (``source``) and H3D (``target``).
+
+    Each domain folder holds its images and one annotation file (:data:`KEYPOINT_ANNOTATIONS`; pixel coordinates
+    and visibility, schema in ``data/README.md``), either directly (a seeded ``test_fraction`` is held out for the
+    test) or in ``train/`` and ``test/`` sub-folders (the split as given). Images are resized to ``image_size``
+    (a multiple of 32 for a ResNet trunk) with their coordinates; keypoints that leave the image are marked not
+    visible. The target keeps the source's keypoint names and order. Returns ``(task, labeled target training
+    split)``: the latter only for the train-on-target row."""
+    folder = resolve_root(root)
+    missing = [d for d in (source, target) if not (folder / d).is_dir()]
+    if missing:
+        found = sorted(d.name for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+        raise FileNotFoundError(f"DATA={str(root)!r} has no keypoint folder {missing} (its sub-folders: {found[:12]}): "
+                                f"it needs {source}/ and {target}/, each with images and "
+                                f"{' or '.join(KEYPOINT_ANNOTATIONS)}, or train/ and test/ holding them; SOURCE and "
+                                "TARGET name the two folders.")
+    splits, names = {}, None
+    for d in (source, target):
+        where = folder / d
+        if (where / "train").is_dir() and (where / "test").is_dir():
+            train = _keypoint_folder(where / "train", "train", image_size, names)
+            test = _keypoint_folder(where / "test", "test", image_size, train.keypoint_names)
+        else:
+            train, test = split_keypoint_domain(_keypoint_folder(where, "all", image_size, names), test_fraction, seed)
+        names = names or train.keypoint_names
+        splits[d] = (train, test)
+    (src, src_test), (tgt, tgt_test) = splits[source], splits[target]
+    task = Task(source=src, target=tgt.unlabeled(), source_test=src_test, target_test=tgt_test,
+                name=f"{source}->{target}")
+    return task, tgt

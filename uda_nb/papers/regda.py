@@ -152,9 +152,10 @@ def _recipe_fields(family: str, fields: dict) -> dict:
     return {"model": dict(MODEL), "augment": AUGMENT[family], **fields}
 
 
-def pretrain_spec(source: str, sizes: RegDASizes, loss: str = "kl", **fields) -> RunSpec:
-    """The source-only model on ``source`` (``loss``: ``"kl"`` = ``L_T``, ``"mse"`` = the L2 baseline)."""
-    family = family_of(source)
+def pretrain_spec(source: str, sizes: RegDASizes, loss: str = "kl", family: str | None = None, **fields) -> RunSpec:
+    """The source-only model on ``source`` (``loss``: ``"kl"`` = ``L_T``, ``"mse"`` = the L2 baseline).
+    ``family``: whose recipe (``"hands"`` or ``"dsprites"``; default: the embedded domain's, :func:`family_of`)."""
+    family = family or family_of(source)
     steps = _steps(sizes, family, "pretrain")
     fields = _recipe_fields(family, fields)
     return RunSpec("source_only", source=source, target=source, steps=steps, batch_size=sizes.batch_size,
@@ -174,15 +175,16 @@ def oracle_spec(target: str, sizes: RegDASizes, **fields) -> RunSpec:
 
 
 def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options: dict | None = None,
-               keep_f: bool | None = None, schedule: str | None = None, **fields) -> RunSpec:
+               keep_f: bool | None = None, schedule: str | None = None, family: str | None = None,
+               **fields) -> RunSpec:
     """DD or RegDA from the pretrained ``psi`` of ``source``, with fresh f and f' (the paper, section 5.2.2) or,
     ``keep_f``, the pretrained f and a fresh f' (``None``: the family's recipe, :data:`KEEP_F`; the reference code,
     which loads the pretrained weights with ``strict=False`` into a model whose regressor has the pretrained head's
     name). ``fields`` go to both runs but ``transpar``, which only the adaptation gets (TransPar-RegDA starts from
     RegDA's source-only model). Every run takes the family's :data:`ADAPT_OPTIONS`, DD also :data:`DD_OPTIONS`,
     unless ``options`` names them. ``schedule``: the adaptation's learning-rate schedule (``None``: the family's,
-    :data:`ADAPT_SCHEDULE`)."""
-    family = family_of(source)
+    :data:`ADAPT_SCHEDULE`). ``family``: as in :func:`pretrain_spec`."""
+    family = family or family_of(source)
     options = {**ADAPT_OPTIONS[family], **(DD_OPTIONS if method == "dd" else {}), **(options or {})}
     steps = _steps(sizes, family, "adapt")
     keep_f = KEEP_F[family] if keep_f is None else bool(keep_f)
@@ -193,7 +195,7 @@ def adapt_spec(method: str, source: str, target: str, sizes: RegDASizes, options
     return RunSpec(method, source=source, target=target, steps=steps, batch_size=sizes.batch_size, lr=ADAPT_LR,
                    optimizer="nesterov", schedule=schedule or ADAPT_SCHEDULE[family],
                    eval_every=max(1, steps // sizes.evals), eval_samples=sizes.eval_samples, options=dict(options or {}),
-                   init_from=pretrain_spec(source, sizes, **pretrain_fields), **extra, **fields)
+                   init_from=pretrain_spec(source, sizes, family=family, **pretrain_fields), **extra, **fields)
 
 
 def score(result: RunResult, task: Task) -> dict[str, float]:
@@ -236,6 +238,43 @@ def run_task(source: str, target: str, sizes: RegDASizes, seeds, methods=("dd", 
         # the pretrained and oracle specs are task-independent: score them on this task's target test split
         out.scores[label] = [score(r, task) for r in results] if label == "source-only" else [
             {k: v for k, v in r.final.items() if k.startswith("target_")} for r in results]
+    return out
+
+
+def folder_network(backbone: str | None, weights=None) -> dict:
+    """The RunSpec fields of a real-data keypoint run: ``backbone=None`` is this page's heatmap network with the hands
+    recipe's input standardisation (random weights); ``"resnet18"`` ... ``"resnet101"`` is the paper's Simple
+    Baseline on that ResNet, from ``weights`` (a local torchvision state dict) with ImageNet's input normalisation."""
+    if backbone is None:
+        if weights is not None:
+            raise ValueError(f"WEIGHTS={str(weights)!r} needs a BACKBONE: name the ResNet they belong to, e.g. "
+                             "BACKBONE='resnet101' (the paper's), or set WEIGHTS=None.")
+        return {}
+    return {"backbone": backbone, "model": {"norm": "imagenet" if weights is not None else MODEL["norm"],
+                                            "weights": weights}}
+
+
+def run_folder_task(task: Task, labeled_target, sizes: RegDASizes, seeds, network: dict | None = None,
+                    progress: bool | None = None) -> TaskRuns:
+    """Source-only, DD, RegDA and the oracle on a keypoint task read from folders
+    (:func:`uda_nb.papers.real_data.keypoint_pair_task`), with the hands recipe (the RHD -> H3D roles) on
+    ``network`` (:func:`folder_network`). The oracle trains on ``labeled_target``, the target's labeled training
+    split; every row is scored on the target's test split."""
+    from ..data import oracle_task
+    from ..experiments import run
+
+    seeds = [int(s) for s in seeds]
+    net = dict(network or {})
+    src, tgt = task.source.name, task.target.name
+    rows = {"source-only": (pretrain_spec(src, sizes, family="hands", **net), task)}
+    for m in ("dd", "regda"):
+        rows[METHOD_LABELS[m]] = (adapt_spec(m, src, tgt, sizes, family="hands", **net), task)
+    rows["oracle"] = (pretrain_spec(tgt, sizes, family="hands", **net).with_method("oracle"),
+                      oracle_task(task, labeled_target=labeled_target))
+    out = TaskRuns(task, seeds)
+    for label, (spec, run_on) in rows.items():
+        out.runs[label] = [run(spec, s, task=run_on, progress=progress) for s in seeds]
+        out.scores[label] = [score(r, task) for r in out.runs[label]]
     return out
 
 
