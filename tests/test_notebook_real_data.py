@@ -227,3 +227,33 @@ def test_keypoint_resnet_trunks_match_the_paper(tmp_path):
     with pytest.raises(ValueError, match="needs a BACKBONE"):
         from uda_nb.papers import regda as R
         R.folder_network(None, "resnet101.pth")
+
+
+def test_the_resnet_paths_of_the_real_data_pages_train(tmp_path, monkeypatch):
+    """03_drt's and 02_regda's BACKBONE="resnet18" with local weights: DRT's dynamic ResNet (W0 the pretrained
+    kernel, ImageNet normalisation, the backbone at 0.1x) and RegDA's Simple Baseline train a few steps."""
+    import torch
+    import torchvision
+    from uda_nb.experiments import run
+    from uda_nb.papers import drt as D
+    from uda_nb.papers import regda as R
+    monkeypatch.setenv("UDA_NB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("UDA_NB_QUIET", "1")
+    weights = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
+    tasks = RD.digit_five_tasks(fake_digit_five(tmp_path / "digit5", per_class=2), image_size=32)
+    sizes = D.sizes_for("smoke")
+    spec = D.real_table_specs(sizes, "resnet18", str(weights), RD.DIGIT_FIVE)["DRT-MCD"]("syn")
+    assert spec.model["norm"] == "imagenet" and spec.model["dynamic"] == "routing"
+    result = run(spec.with_method(spec.method, steps=2, eval_every=2), 0, task=tasks["syn"])
+    assert 0.0 <= result.final["target_acc"] <= 1.0
+    mults = {g["lr_mult"] for g in result.method.param_groups(0.01) if g["role"] == "feature"}
+    assert mults == {0.1}  # the pretrained dynamic ResNet at 0.1x the heads (the authors' drt.py)
+    task, labeled = RD.keypoint_pair_task(fake_keypoint_pair(tmp_path / "hands"), image_size=32)
+    net = R.folder_network("resnet18", str(weights))
+    spec = R.adapt_spec("regda", "rhd", "h3d", R.sizes_for("smoke"), family="hands", **net)
+    spec = spec.with_method("regda", steps=2, eval_every=2,
+                            init_from=spec.init_from.with_method("source_only", steps=2, eval_every=2))
+    result = run(spec, 0, task=task)
+    assert 0.0 <= result.final["target_pck"] <= 1.0
+    assert {g["lr_mult"] for g in result.method.param_groups(0.01) if g["role"] == "feature"} == {0.1, 1.0}
