@@ -247,8 +247,14 @@ def test_the_resnet_paths_of_the_real_data_pages_train(tmp_path, monkeypatch):
     assert spec.model["norm"] == "imagenet" and spec.model["dynamic"] == "routing"
     result = run(spec.with_method(spec.method, steps=2, eval_every=2), 0, task=tasks["syn"])
     assert 0.0 <= result.final["target_acc"] <= 1.0
-    mults = {g["lr_mult"] for g in result.method.param_groups(0.01) if g["role"] == "feature"}
-    assert mults == {0.1}  # the pretrained dynamic ResNet at 0.1x the heads (the authors' drt.py)
+    # the pretrained ResNet, W0 included, at 0.1x the heads; its fresh residuals at the heads' rate (drt.py)
+    by_param = {id(p): g["lr_mult"] for g in result.method.param_groups(0.01) if g["role"] == "feature"
+                for p in g["params"]}
+    named = dict(result.method.features.named_parameters())
+    assert by_param[id(named["body.conv1.weight"])] == by_param[id(named["body.layer1.0.conv2.weight"])] == 0.1
+    fresh = [n for n in named if n.endswith(".bases") or ".branch." in n]
+    assert fresh and all(by_param[id(named[n])] == 1.0 for n in fresh)
+    assert sum(v == 1.0 for v in by_param.values()) == len(fresh)
     task, labeled = RD.keypoint_pair_task(fake_keypoint_pair(tmp_path / "hands"), image_size=32)
     net = R.folder_network("resnet18", str(weights))
     spec = R.adapt_spec("regda", "rhd", "h3d", R.sizes_for("smoke"), family="hands", **net)

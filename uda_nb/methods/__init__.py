@@ -205,6 +205,8 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
         mult = backbone_lr if backbone_lr is not None else (0.1 if weights is not None and pretrained else None)
         if mult is not None and mult != 1.0:
             features.param_lr_mult = float(mult)  # Method.param_groups gives the backbone its own group
+            if weights is not None:
+                _fresh_residuals_at_full_rate(features)
         if bottleneck:
             from ..models.heads import Bottleneck
             dann_style = pretrained and name not in REFERENCE_HEADS
@@ -261,6 +263,20 @@ def create(name: str, num_classes: int, image_shape: tuple[int, int, int], *, ki
             method = build()
     method.image_shape = (channels, height, width)
     return method
+
+
+def _fresh_residuals_at_full_rate(features) -> None:
+    """DRT's dynamic residuals on a pretrained ResNet start fresh (the weights file has none): they train at the
+    heads' rate, as ``drt.py`` gives the parameters missing from the pretrained file, while W0 keeps the
+    backbone's 0.1x."""
+    from ..models.dynamic import DynamicConv2d
+
+    for module in features.modules():
+        if isinstance(module, DynamicConv2d):
+            if module.bases is not None:
+                module.param_lr_mults = {"bases": 1.0}
+            if module.branch is not None:
+                module.branch.param_lr_mult = 1.0
 
 
 def is_pretrained(backbone) -> bool:

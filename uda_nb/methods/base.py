@@ -79,13 +79,21 @@ class Method(nn.Module):
     def module_lr_mults(self) -> dict[int, float]:
         """``{id(parameter): multiplier}`` for the parameters of submodules that carry a ``param_lr_mult``
         attribute (a pretrained backbone at 0.1, TLlib's convention: :func:`uda_nb.methods.create`'s
-        ``backbone_lr``); the innermost such module wins."""
+        ``backbone_lr``), or a ``param_lr_mults`` dict for single direct parameters; the innermost wins."""
         out: dict[int, float] = {}
         for module in self.modules():  # parents come before their children, so children overwrite
+            if module is self:
+                continue
             mult = getattr(module, "param_lr_mult", None)
-            if module is not self and mult is not None:
+            if mult is not None:
                 for p in module.parameters():
                     out[id(p)] = float(mult)
+            # ``param_lr_mults``: {name of a direct parameter: multiplier}, for one parameter of a module whose
+            # others keep the module's rate (a pretrained convolution's fresh dynamic bases)
+            for name, value in getattr(module, "param_lr_mults", {}).items():
+                p = getattr(module, name, None)
+                if isinstance(p, nn.Parameter):
+                    out[id(p)] = float(value)
         return out
 
     def param_groups(self, lr: float, weight_decay: float = 0.0) -> list[dict]:
