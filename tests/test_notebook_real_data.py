@@ -229,6 +229,7 @@ def test_keypoint_resnet_trunks_match_the_paper(tmp_path):
         R.folder_network(None, "resnet101.pth")
 
 
+@pytest.mark.filterwarnings("ignore:task.*fewer than batch_size")  # tiny fake domains, on purpose
 def test_the_resnet_paths_of_the_real_data_pages_train(tmp_path, monkeypatch):
     """03_drt's and 02_regda's BACKBONE="resnet18" with local weights: DRT's dynamic ResNet (W0 the pretrained
     kernel, ImageNet normalisation, the backbone at 0.1x) and RegDA's Simple Baseline train a few steps."""
