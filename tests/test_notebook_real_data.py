@@ -15,6 +15,19 @@ from uda_nb.papers import real_data as RD
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
+def run_on_folder(notebook: str, tmp_path: Path, monkeypatch, parameters: dict) -> str:
+    """Execute ``notebooks/<notebook>.ipynb`` at the smoke budget with ``parameters`` (papermill), its data and
+    claims under ``tmp_path``; returns the executed notebook as text."""
+    papermill = pytest.importorskip("papermill")
+    for key, value in {"UDA_NB_BUDGET": "smoke", "UDA_NB_QUIET": "1", "UDA_NB_DATA": str(tmp_path / "data"),
+                       "UDA_NB_CLAIMS_DIR": str(tmp_path / "claims"), "MPLBACKEND": "Agg"}.items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(out), parameters=parameters,
+                               cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False, log_output=False)
+    return json.dumps(json.load(open(out)), ensure_ascii=False)
+
+
 def fake_office31(root: Path, per_class: int = 6, size: int = 24) -> Path:
     """amazon / dslr / webcam, each with two classes of coloured squares (class = hue; domain = brightness)."""
     rng = np.random.default_rng(0)
@@ -46,16 +59,8 @@ def test_find_dataset_pairs_and_tasks(tmp_path):
 
 @pytest.mark.parametrize("notebook", ["04_transpar", "05_gsda"])
 def test_paper_notebook_runs_on_a_data_folder(notebook, tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
     root = fake_office31(tmp_path / "office31")
-    for key, value in {"UDA_NB_BUDGET": "smoke", "UDA_NB_QUIET": "1", "UDA_NB_DATA": str(tmp_path / "data"),
-                       "UDA_NB_CLAIMS_DIR": str(tmp_path / "claims"), "MPLBACKEND": "Agg"}.items():
-        monkeypatch.setenv(key, value)
-    out = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(out),
-                               parameters={"DATA": str(root), "IMAGE_SIZE": 32}, cwd=str(NOTEBOOKS),
-                               kernel_name="python3", progress_bar=False, log_output=False)
-    text = json.dumps(json.load(open(out)), ensure_ascii=False)
+    text = run_on_folder(notebook, tmp_path, monkeypatch, {"DATA": str(root), "IMAGE_SIZE": 32})
     assert "Your data:** office31" in text and "amazon → dslr" in text
     assert "on your data (not written to the claims files" in text
     assert not list((tmp_path / "claims").glob("*.json"))  # the embedded claims are not overwritten
@@ -77,7 +82,6 @@ def fake_digit_folders(root: Path, per_class: int = 8, size: int = 28) -> Path:
 
 
 def test_dann_notebook_runs_on_mnist_and_mnistm_folders(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
     root = fake_digit_folders(tmp_path / "digits")
     task, labeled = RD.pair_folder_task(root, "mnist", "mnistm")
     assert task.image_shape == (3, 32, 32) and not task.target.has_labels
@@ -85,13 +89,7 @@ def test_dann_notebook_runs_on_mnist_and_mnistm_folders(tmp_path, monkeypatch):
     assert len(task.source_test) == len(task.target_test) == 20  # round(8 / 5) = 2 per class held out
     with pytest.raises(FileNotFoundError, match="has no sub-folder"):
         RD.pair_folder_task(root, "mnist", "svhn")
-    for key, value in {"UDA_NB_BUDGET": "smoke", "UDA_NB_QUIET": "1", "UDA_NB_DATA": str(tmp_path / "data"),
-                       "UDA_NB_CLAIMS_DIR": str(tmp_path / "claims"), "MPLBACKEND": "Agg"}.items():
-        monkeypatch.setenv(key, value)
-    out = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / "01_dann.ipynb"), str(out), parameters={"DATA": str(root)},
-                               cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False, log_output=False)
-    text = json.dumps(json.load(open(out)), ensure_ascii=False)
+    text = run_on_folder("01_dann", tmp_path, monkeypatch, {"DATA": str(root)})
     assert "your folders in" in text and "source=60 labeled, target=60 unlabeled" in text
     assert "3 runs (3 trained" in text
     assert not list((tmp_path / "claims").glob("*.json"))
@@ -136,15 +134,8 @@ def test_digit_five_folder_gives_the_leave_one_out_tasks(tmp_path):
 
 
 def test_drt_notebook_runs_on_a_digit_five_folder(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
     root = fake_digit_five(tmp_path / "digit5", per_class=3)
-    for key, value in {"UDA_NB_BUDGET": "smoke", "UDA_NB_QUIET": "1", "UDA_NB_DATA": str(tmp_path / "data"),
-                       "UDA_NB_CLAIMS_DIR": str(tmp_path / "claims"), "MPLBACKEND": "Agg"}.items():
-        monkeypatch.setenv(key, value)
-    out = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / "03_drt.ipynb"), str(out), parameters={"DATA": str(root)},
-                               cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False, log_output=False)
-    text = json.dumps(json.load(open(out)), ensure_ascii=False)
+    text = run_on_folder("03_drt", tmp_path, monkeypatch, {"DATA": str(root)})
     assert "Your data:** Digit-five" in text and "→ usps" in text and "→ svhn" in text
     assert "on your data (not written to the claims files" in text
     assert "15 runs were trained" in text  # 3 rows x 5 targets x 1 seed, nothing of the embedded page
@@ -189,16 +180,8 @@ def test_keypoint_pair_task_splits_and_aligns_the_keypoints(tmp_path):
 
 
 def test_regda_notebook_runs_on_a_keypoint_folder_pair(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
     root = fake_keypoint_pair(tmp_path / "hands")
-    for key, value in {"UDA_NB_BUDGET": "smoke", "UDA_NB_QUIET": "1", "UDA_NB_DATA": str(tmp_path / "data"),
-                       "UDA_NB_CLAIMS_DIR": str(tmp_path / "claims"), "MPLBACKEND": "Agg"}.items():
-        monkeypatch.setenv(key, value)
-    out = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / "02_regda.ipynb"), str(out),
-                               parameters={"DATA": str(root), "IMAGE_SIZE": 32}, cwd=str(NOTEBOOKS),
-                               kernel_name="python3", progress_bar=False, log_output=False)
-    text = json.dumps(json.load(open(out)), ensure_ascii=False)
+    text = run_on_folder("02_regda", tmp_path, monkeypatch, {"DATA": str(root), "IMAGE_SIZE": 32})
     assert "Your data:** rhd → h3d" in text and "Table 2 on rhd → h3d" in text
     assert "on your data (not written to the claims files" in text
     assert "4 runs were trained" in text  # source-only, DD, RegDA and the oracle, one seed
