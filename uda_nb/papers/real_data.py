@@ -166,8 +166,7 @@ def digit_five_tasks(root: str | Path, image_size: int = 32, targets=DIGIT_FIVE,
         sources = [d for d in DIGIT_FIVE if d != t]
         task = make_task([splits[d][0] for d in sources], splits[t][0], source_test=concat_domains(
             [splits[d][1] for d in sources]), target_test=splits[t][1])
-        tasks[t] = Task(source=task.source, target=task.target, source_test=task.source_test,
-                        target_test=task.target_test, name=f"{'+'.join(sources)}->{t}")
+        tasks[t] = replace(task, name=f"{'+'.join(sources)}->{t}")
     return tasks
 
 
