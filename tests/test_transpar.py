@@ -271,6 +271,63 @@ def test_entropy_term_joins_the_loss_once_per_iteration():
     assert not torch.allclose(m.classifier.net[-1].weight.grad, without.classifier.net[-1].weight.grad)
 
 
+def _feature_calls(model) -> list:
+    calls = []
+    model.features.register_forward_hook(lambda mod, inp, out: calls.append(len(inp[0])))
+    return calls
+
+
+@pytest.mark.parametrize("name", ["dann", "mdd", "gsda"])
+def test_entropy_term_reuses_the_methods_joint_forward_pass(name):
+    """TransPar fix 2 (docs/references/transpar.md): the entropy of eq. 10 is taken on y_t of the method's own
+    cat(x_s, x_t) pass, as dann-TransPar.py / mdd-TransPar.py do: one feature pass per iteration, and on a BatchNorm
+    network the value is the joint pass's, not a target-only pass's."""
+    task = toy_task()
+    batch = Batch(task.source.images[:8], task.source.labels[:8], task.target.images[:8])
+    model = methods.create(name, 10, task.image_shape, seed=0, batch_norm=True)
+    twin = methods.create(name, 10, task.image_shape, seed=0, batch_norm=True)
+    twin.load_state_dict(model.state_dict())
+    with torch.no_grad():  # by hand, in train mode: the joint pass's target rows, and a target-only pass
+        torch.manual_seed(1)
+        joint = torch.softmax(twin.classifier(twin.features(torch.cat([batch.x_s, batch.x_t])))[8:], 1)
+        alone = torch.softmax(twin(batch.x_t), 1)
+    entropy = lambda p: float(-(p * p.log()).sum(1).mean())
+    assert abs(entropy(joint) - entropy(alone)) > 1e-4  # BatchNorm makes the two passes differ
+    calls = _feature_calls(model)
+    model.loss_terms = (TargetEntropy(0.1),)
+    torch.manual_seed(1)
+    logs = model.iteration(batch, 0.5, make_optimizer(model, 0.0))
+    assert calls == [16]  # one joint pass, no target-only one
+    # MDD's heads have dropout: the same seed gives the same masks only for the joint pass made the same way
+    assert float(logs["target_entropy"]) == pytest.approx(entropy(joint), abs=1e-5)
+
+
+def test_offered_target_logits_serve_only_their_own_sub_step():
+    """A sub-step's offered logits belong to its graph: a term completed in a later sub-step runs its own pass."""
+    task = toy_task()
+    batch = Batch(task.source.images[:8], task.source.labels[:8], task.target.images[:8])
+
+    class TwoSteps(methods.SourceOnly):
+        def update(self, batch, progress, optimizer):
+            f = self.features(torch.cat([batch.x_s, batch.x_t]))
+            self.offer_target_logits(self.classifier(f[8:]))
+            self.substep(optimizer, f.pow(2).mean(), ("feature",))  # the term needs feature and task: not here
+            loss = torch.nn.functional.cross_entropy(self(batch.x_s), batch.y_s)
+            self.substep(optimizer, loss, ("feature", "task"))  # offers nothing: the term's own pass
+            return {}
+
+    ref = methods.create("source_only", 10, task.image_shape, seed=0)
+    model = TwoSteps(ref.features, ref.classifier)
+    with torch.no_grad():
+        p = torch.softmax(model(batch.x_t), 1)
+        before = float(-(p * p.log()).sum(1).mean())
+    model.loss_terms = (TargetEntropy(0.1),)
+    logs = model.iteration(batch, 0.0, make_optimizer(model, 0.01))
+    # lr 0.01 moved the features in the first sub-step, so the value is the fresh pass's, close to the first
+    assert float(logs["target_entropy"]) == pytest.approx(before, rel=0.05)
+    assert model.shared_target_logits() is None  # nothing kept after the iteration
+
+
 def test_fit_schedule_reaches_the_wrapped_optimizer_and_training_is_label_free_and_deterministic():
     task = toy_task()
     permuted = with_permuted_target_labels(task)

@@ -324,10 +324,11 @@ def data_versions(spec: RunSpec) -> dict[str, int]:
 #: authors'; TransPar's reference defaults (docs/references/). TransPar 3: ties at the ranking threshold are
 #: broken by position (``methods.transpar.top_mask``; a partial sort broke them arbitrarily). efficientnet_lite0 4
 #: and the ResNets 4 (issue 42): TLlib's heads and 0.1x backbone learning rate on a backbone that starts from weights.
+#: TransPar 5 (issue 42): its entropy term reuses the method's joint forward pass (TargetEntropy), as the authors' code.
 RECIPE_VERSIONS = {"method": {"mcd": 2, "mdd": 2},
                    "backbone": {"drt-digits": 2, "efficientnet_lite0": 4, "resnet18": 4, "resnet34": 4,
                                 "resnet50": 4, "resnet101": 4},
-                   "transpar": 3}
+                   "transpar": 5}
 
 
 def recipe_version(spec: RunSpec) -> int:

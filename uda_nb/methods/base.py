@@ -157,11 +157,36 @@ class Method(nn.Module):
         finally:
             self._iteration = None
 
+    def offer_target_logits(self, logits) -> None:
+        """Called by :meth:`compute_loss` (or a sub-step's loss) with the target batch's class logits ``(N_t,
+        classes)`` from its own forward pass over ``cat(x_s, x_t)``, or a zero-argument callable that makes them from
+        that pass's features. A loss term that needs them (TransPar's entropy, eq. 10) then reuses that pass, as the
+        authors' code does (``y_t`` of the joint forward; shared batch-norm statistics), instead of a second,
+        target-only forward. Only the loss that the next :meth:`with_loss_terms` call receives may use them."""
+        it = getattr(self, "_iteration", None)
+        if it is not None:
+            it["target_logits"] = logits
+
+    def shared_target_logits(self) -> torch.Tensor | None:
+        """The target logits offered for the loss now being completed (:meth:`offer_target_logits`), or ``None``
+        when the method offered none (the term then runs its own forward pass)."""
+        it = getattr(self, "_iteration", None)
+        logits = it.get("current_target_logits") if it else None
+        if callable(logits):
+            logits = logits()
+            it["current_target_logits"] = logits  # made once, even if several terms read them
+        return logits
+
     def with_loss_terms(self, loss: torch.Tensor, roles: tuple[str, ...]) -> torch.Tensor:
         """``loss`` plus the pending :attr:`loss_terms` whose roles ``roles`` all update (each once per
-        iteration); ``loss`` itself outside :meth:`iteration` or without terms."""
+        iteration); ``loss`` itself outside :meth:`iteration` or without terms. Target logits offered while
+        ``loss`` was computed (:meth:`offer_target_logits`) serve this call only: a later sub-step's graph is
+        another one."""
         it = getattr(self, "_iteration", None)
-        if not it or not it["pending"]:
+        if not it:
+            return loss
+        it["current_target_logits"] = it.pop("target_logits", None)
+        if not it["pending"]:
             return loss
         for term in [t for t in it["pending"] if set(getattr(t, "roles", ())) <= set(roles)]:
             it["pending"].remove(term)

@@ -112,6 +112,7 @@ class DANN(Method):
         loss_dom, dom_acc = self.domain_loss(f_s, f_t, coeff)
         loss = loss_cls + loss_dom
         logs = {}
+        self.offer_target_logits(lambda: self.classifier(f_t))  # TransPar's entropy reuses this pass (eq. 10)
         if self.entropy:
             log_p = F.log_softmax(self.classifier(f_t), dim=1)
             ent = -(log_p.exp() * log_p).sum(dim=1).mean()

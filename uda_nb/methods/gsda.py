@@ -361,6 +361,7 @@ class GSDA(Method):
         f = self.features(torch.cat([batch.x_s, batch.x_t]))       # one pass: shared batch-norm statistics
         logits = self.classifier(f)
         logits_s, logits_t = logits[:n_s], logits[n_s:]
+        self.offer_target_logits(logits_t)
         log_p_t = F.log_softmax(logits_t, dim=1)
         entropy = -(log_p_t.exp() * log_p_t).sum(dim=1).mean()    # eq. (4), mean over the target batch
         loss_cls = F.cross_entropy(logits_s, batch.y_s) + self.alpha * entropy

@@ -160,6 +160,7 @@ class MCD(Method):
         n_s = len(batch.x_s)
         z = self.features(torch.cat([batch.x_s, batch.x_t]))
         out1, out2 = self.classifier(z), self.classifier2(z)  # both heads on cat(source, target), as drt.py
+        self.offer_target_logits(out1[n_s:])
         eps = self.label_smoothing
         ce = (smoothed_cross_entropy(out1[:n_s], batch.y_s, eps)
               + smoothed_cross_entropy(out2[:n_s], batch.y_s, eps))

@@ -155,6 +155,7 @@ class MDD(Method):
         coeff = self.adaptation_factor(progress)
         y_adv = self.adversary(grad_reverse(z, coeff))  # f' descends the disparity, psi ascends it (x lambda)
         y_s, y_t, y_s_adv, y_t_adv = y[:n_s], y[n_s:], y_adv[:n_s], y_adv[n_s:]
+        self.offer_target_logits(y_t)  # TransPar's entropy on this y_t, as mdd-TransPar.py (eq. 10)
         loss_cls = F.cross_entropy(y_s, batch.y_s)
         src = source_disparity(y_s, y_s_adv)
         tgt = target_disparity(y_t, y_t_adv)

@@ -397,8 +397,11 @@ class TargetEntropy:
     """``alpha * H(softmax(C(F(x_t))))``, the target entropy term of the source hypothesis (TransPar eq. 10), the
     mean over the target batch of ``-sum_k p_k log p_k``. A :attr:`~uda_nb.methods.Method.loss_terms` entry: it
     joins the sub-step that updates both ``feature`` and ``task`` (the whole loss of a one-step method; MCD's
-    step A), through one extra forward pass of the target batch. Keypoint methods have no class softmax: the
-    term adds nothing there."""
+    step A). Like the authors' code (``dann-TransPar.py``, ``mdd-TransPar.py``: ``entropy(y_t)`` of the joint
+    ``cat(x_s, x_t)`` pass) it uses the target logits of the method's own forward pass where the method offers
+    them (:meth:`~uda_nb.methods.Method.offer_target_logits`: DANN, MDD, GSDA, MCD's one-step form), so batch
+    normalisation sees the joint batch and no second pass is paid; otherwise (MCD's three-step form) it runs one
+    target-only forward pass. Keypoint methods have no class softmax: the term adds nothing there."""
 
     roles = ("feature", "task")
 
@@ -410,7 +413,10 @@ class TargetEntropy:
     def __call__(self, method: Method, batch: Batch, progress: float):
         if method.task_kind != "classification" or batch.x_t is None or not self.alpha:
             return None
-        p = F.softmax(method(batch.x_t), dim=1)
+        logits = method.shared_target_logits()
+        if logits is None:  # a method that offers none: a target-only forward pass of its own
+            logits = method(batch.x_t)
+        p = F.softmax(logits, dim=1)
         entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(1).mean()
         return self.alpha * entropy, {"target_entropy": entropy.detach()}
 
