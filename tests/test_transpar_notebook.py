@@ -69,6 +69,13 @@ def test_the_ratio_is_rounded_to_the_sweeps_grid():
     assert all(T.rounded_ratio(t) in grid for t in np.linspace(0.466, 0.75, 30))
 
 
+def test_the_sweep_runs_the_budgets_grid_with_the_estimated_ratio_added():
+    assert T.sweep_taus("paper", 0.5) == [float(t) for t in T.tau_grid()]  # Figure 6's whole grid
+    assert T.sweep_taus("report", 0.5) == [0.1, 0.3, 0.5, 0.7, 0.9]
+    assert T.sweep_taus("report", 0.6) == [0.1, 0.3, 0.5, 0.6, 0.7, 0.9]  # the estimate is always run
+    assert T.sweep_taus("report", 0.64) == [0.1, 0.3, 0.5, 0.6, 0.7, 0.9]  # rounded to the grid's digits
+
+
 def test_figures_draw_from_plain_frames():
     w = torch.randn(48, 32, 5, 5)
     fig = plot_update_rule(w, torch.randn_like(w), ratio=0.5)

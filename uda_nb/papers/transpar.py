@@ -170,6 +170,14 @@ def tau_grid() -> np.ndarray:
     return np.round(np.arange(1, 10) / 10.0, 1)
 
 
+def sweep_taus(budget: str | Budget | None, estimated: float) -> list[float]:
+    """The ratios of the from-scratch sweep at ``budget`` (``TransParSizes.sweep_taus``, or Figure 6's
+    :func:`tau_grid`), with the ``estimated`` ratio of eq. 12 added where it is not one of them; ascending."""
+    grid = sizes_for(budget).sweep_taus
+    grid = [float(t) for t in (tau_grid() if grid is None else grid)]
+    return sorted({*grid, round(float(estimated), RATIO_DIGITS)})
+
+
 # ----------------------------------------------------------------------------------------- notebook sizes
 
 
@@ -225,8 +233,8 @@ def pretrained_table_runs(ratios: dict[tuple[str, str], float], seeds, budget: s
 class TransParSizes:
     """Seeds and steps of one budget. ``table_steps``: every run of the method table (``None``: the budget's
     steps, so that DANN and source-only on mnist -> mnistm are 01_dann's runs); ``sweep_steps``: the ratio sweep
-    (Figure 6) and the other DANN variants of 04_transpar (04a's TransPar-MDD variants are method-table runs);
-    ``ratio_images``: images per domain for the discriminator of eq. 11; ``figure_seeds``: how many of the seeds
+    (Figure 6) of 04_transpar and the runs of 04a_transpar_scope; ``sweep_taus``: the sweep's ratios (``None``:
+    Figure 6's 0.1, 0.2, ..., 0.9; the estimated ratio is always added, :func:`sweep_taus`); ``ratio_images``: images per domain for the discriminator of eq. 11; ``figure_seeds``: how many of the seeds
     the ratio sweep, the variants and Table VII use (the method table, the headline, uses all); ``regda_table``:
     whether 04_transpar runs Table VII (TransPar-RegDA on hands, which needs RegDA's own pretrained model);
     ``pretrained``: whether the notebooks run the pretrained regime (its frozen layers' outputs take about a minute
@@ -243,6 +251,7 @@ class TransParSizes:
     pretrained_steps: int = 600
     pretrained_taus: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
     pretrained_sweep_seeds: int = 1
+    sweep_taus: tuple[float, ...] | None = None
 
 
 #: sized from measured step times (benchmarks/results/general.md, "Report sizing for the references' recipes"): the method
@@ -257,8 +266,11 @@ SIZES = {
                              pretrained_steps=60, pretrained_taus=(0.5,)),
     # the pretrained regime at 400 steps and its sweep on one seed: at 600 steps and two seeds (2026-12-07) its runs
     # alone took about 1,100 s of 04_transpar's 25 minutes (benchmarks/results/general.md, "Report times with the
-    # pretrained sections")
-    "report": TransParSizes(3, 500, 250, pretrained_steps=400, pretrained_taus=(0.1, 0.3, 0.5, 0.7, 0.9)),
+    # pretrained sections"). The from-scratch table at the same 400 steps (500 before) and the from-scratch sweep at
+    # five ratios and the estimated one (nine before): the rule and the times are in general.md, "Fitting 02_regda,
+    # 04_transpar and 05_gsda into their limits"
+    "report": TransParSizes(3, 400, 250, pretrained_steps=400, pretrained_taus=(0.1, 0.3, 0.5, 0.7, 0.9),
+                            sweep_taus=(0.1, 0.3, 0.5, 0.7, 0.9)),
     "paper": TransParSizes(5, None, 20000, ratio_images=2000, pretrained_steps=20000),
 }
 
