@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .augment import Augmentation, get_augmentation
 from .config import get_device, quiet
 from .data.domain import Domain, Task
@@ -30,12 +31,20 @@ from .schedules import lr_schedule
 
 class IndexSampler:
     """Batches of indices into a domain of ``n`` items: a fresh random permutation each epoch, made on the
-    domain's device with its own generator (no global RNG, no host round trip)."""
+    domain's device with its own generator (no global RNG, no host round trip).
 
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator, device: torch.device):
+    ``ranks > 1`` (data-parallel training, :mod:`uda_nb.distributed`): every rank draws the same global batch of
+    ``ranks * batch_size`` indices from the same seeded permutation and keeps its own slice, so the ranks together
+    see exactly the batches one process of batch ``ranks * batch_size`` sees."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, device: torch.device, ranks: int = 1):
+        if ranks > 1 and batch_size * ranks > n:
+            raise ValueError(f"A domain of {n} items cannot give {ranks} ranks {batch_size} items each per step: "
+                             f"lower batch_size to at most {n // ranks}, or train on fewer processes.")
         if batch_size > n:
             batch_size = n  # a tiny domain: every batch is the whole (shuffled) domain
-        self.n, self.batch_size, self.generator, self.device = n, batch_size, generator, device
+        self.n, self.batch_size, self.generator, self.device = n, batch_size * ranks, generator, device
+        self.per_rank, self.ranks = batch_size, ranks
         self._perm = None
         self._pos = n
 
@@ -46,7 +55,7 @@ class IndexSampler:
             self._pos = 0
         idx = self._perm[self._pos:self._pos + self.batch_size]
         self._pos += self.batch_size
-        return idx
+        return distributed.rank_slice(idx, self.per_rank) if self.ranks > 1 else idx
 
 
 class BalancedIndexSampler:
@@ -54,15 +63,18 @@ class BalancedIndexSampler:
     re-sampling of the source): item i has probability ``1 / (C * count(label_i))``, C the number of classes
     present. ``labels`` ``(n,)`` int64; same generator and device conventions as :class:`IndexSampler`."""
 
-    def __init__(self, labels: torch.Tensor, batch_size: int, generator: torch.Generator, device: torch.device):
+    def __init__(self, labels: torch.Tensor, batch_size: int, generator: torch.Generator, device: torch.device,
+                 ranks: int = 1):
         labels = labels.detach().to("cpu").long()
         counts = torch.bincount(labels)
         self.weights = (1.0 / counts.clamp_min(1).double())[labels]
         self.weights = (self.weights / self.weights.sum()).to(generator.device)
-        self.batch_size, self.generator, self.device = batch_size, generator, device
+        self.batch_size, self.generator, self.device = batch_size * ranks, generator, device
+        self.per_rank, self.ranks = batch_size, ranks
 
     def next(self) -> torch.Tensor:
         idx = torch.multinomial(self.weights, self.batch_size, replacement=True, generator=self.generator)
+        idx = distributed.rank_slice(idx, self.per_rank) if self.ranks > 1 else idx
         return idx.to(self.device)
 
 
@@ -110,7 +122,7 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         eval_samples: int | None = 1000, seed: int = 0, device: torch.device | str | None = None,
         callbacks: tuple[Callback, ...] = (), progress: bool | None = None, desc: str | None = None,
         channels_last: bool = True, augment: str | Augmentation | None = None,
-        balance_source: bool = False) -> FitResult:
+        balance_source: bool = False, sync_batchnorm: bool = False) -> FitResult:
     """Train ``method`` on ``task`` for ``steps`` updates and return a :class:`FitResult`.
 
     batch_size: images per domain per step (source and target each). lr: base learning rate ``mu0`` (default
@@ -131,6 +143,13 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     ``seed``.
     balance_source: draw source batches class-balanced, with replacement (:class:`BalancedIndexSampler`; GSDA's
     training aid) instead of epoch-wise permutations; classification tasks only. Off by default.
+
+    **Several processes** (``torchrun``, :mod:`uda_nb.distributed`): each rank trains on its own ``batch_size``
+    images per domain, a slice of one global batch; every optimizer step (every sub-step of a multi-step method)
+    first averages the gradients over the ranks; augmentation and dropout draw per rank. Rank 0 evaluates, runs
+    the callbacks and shows the progress bar; every rank returns rank 0's history and final metrics, and the logged
+    losses are means over the ranks. ``sync_batchnorm``: BatchNorm statistics over every rank's batch (CUDA only;
+    by default each rank normalises its own batch).
     """
     augmentation = get_augmentation(augment)
     if balance_source and task.kind != "classification":
@@ -144,8 +163,11 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     weight_decay = 0.0 if weight_decay is None else weight_decay
     callbacks = _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay, optimizer, eval_every,
                                 eval_samples, seed, callbacks)
-    device = get_device(device)
+    device = distributed.rank_device(get_device(device))
+    ranks, main = distributed.world_size(), distributed.is_main()
     task = task.to(device)
+    if sync_batchnorm and ranks > 1:
+        method = distributed.sync_batchnorm(method, device)
     method = method.to(device)
     if channels_last:
         task = task.channels_last()
@@ -153,15 +175,21 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     method.train()
     if optimizer is None or isinstance(optimizer, str):
         optimizer = make_optimizer(method, lr, momentum, weight_decay, kind=optimizer or "sgd")
+    if ranks > 1:
+        optimizer = distributed.AveragedGradients(optimizer)  # every (sub-)step: the gradients' mean over ranks
     lr_factor = lr_schedule(schedule)
     eval_every = eval_every if eval_every is not None else max(1, steps // 10)
-    show = (not quiet()) if progress is None else progress
+    show = ((not quiet()) if progress is None else progress) and main
 
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    source_sampler = (BalancedIndexSampler(task.source.labels, batch_size, gen, device) if balance_source
-                      else IndexSampler(len(task.source), batch_size, gen, device))
-    target_sampler = IndexSampler(len(task.target), batch_size, gen, device) if method.uses_target else None
-    aug_gen = torch.Generator(device="cpu").manual_seed(seed + 104729) if augmentation else None
+    gen = torch.Generator(device="cpu").manual_seed(seed)  # the same on every rank: one global batch, sliced
+    source_sampler = (BalancedIndexSampler(task.source.labels, batch_size, gen, device, ranks) if balance_source
+                      else IndexSampler(len(task.source), batch_size, gen, device, ranks))
+    target_sampler = IndexSampler(len(task.target), batch_size, gen, device, ranks) if method.uses_target else None
+    # augmentation and dropout draw per rank (rank 0 keeps the one-process streams)
+    aug_gen = torch.Generator(device="cpu").manual_seed(seed + 104729 + 7919 * distributed.rank()) \
+        if augmentation else None
+    if distributed.rank() > 0:
+        torch.manual_seed(seed * 1_000_003 + distributed.rank())
     eval_src = _eval_subset(task.source_test, eval_samples, seed)
     eval_tgt = _eval_subset(task.target_test, eval_samples, seed)
 
@@ -188,25 +216,29 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         bar.update(1)
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             row = {"step": step + 1, "progress": (step + 1) / steps, "lr": lr * factor}
-            row.update({k: float(v) / count for k, v in sums.items()})
-            _check_finite(row, method, step + 1, lr, task)
-            scores = _scores(method, task, eval_src, eval_tgt)  # target: logging only, never chooses anything
-            row.update(scores)
-            for cb in callbacks:
-                row.update(cb(step + 1, method, task))
-            row["seconds"] = time.perf_counter() - start
-            rows.append(row)
-            headline = ("loss", f"source_{task.metrics[0]}", f"target_{task.metrics[0]}")
-            bar.set_postfix({k: f"{row[k]:.3f}" for k in headline if k in row})
+            row.update({k: float(v) / count for k, v in distributed.average_logs(sums).items()})
+            _check_finite(row, method, step + 1, lr, task)  # the same values on every rank: all stop together
+            if main:  # the other ranks go on to the next step's all-reduce, which waits for this one
+                scores = _scores(method, task, eval_src, eval_tgt)  # target: logging only, never chooses anything
+                row.update(scores)
+                for cb in callbacks:
+                    row.update(cb(step + 1, method, task))
+                row["seconds"] = time.perf_counter() - start
+                rows.append(row)
+                headline = ("loss", f"source_{task.metrics[0]}", f"target_{task.metrics[0]}")
+                bar.set_postfix({k: f"{row[k]:.3f}" for k in headline if k in row})
             sums, count = {}, 0
     bar.close()
     seconds = time.perf_counter() - start
     method.eval()
-    if rows and eval_src is task.source_test and eval_tgt is task.target_test:
-        # the last history row already evaluated the final model on the full test splits
-        final = scores
-    else:
-        final = _scores(method, task, task.source_test, task.target_test)
+    final = None
+    if main:
+        if rows and eval_src is task.source_test and eval_tgt is task.target_test:
+            # the last history row already evaluated the final model on the full test splits
+            final = scores
+        else:
+            final = _scores(method, task, task.source_test, task.target_test)
+    rows, final, seconds = distributed.broadcast_from_main((rows, final, seconds))
     return FitResult(method=method, history=pd.DataFrame(rows), final=final, seconds=seconds)
 
 
