@@ -138,3 +138,37 @@ def test_a_spec_goes_through_json_unchanged(tmp_path):
         spec_from_json({"method": "dann", "stepz": 5})
     with pytest.raises(FileNotFoundError, match="write_spec"):
         read_spec(tmp_path / "missing.json")
+
+
+# ------------------------------------------------------------------------------- the command, end to end
+
+
+@pytest.fixture
+def digits_folder(tmp_path, monkeypatch):
+    """A private data folder whose datasets are the shared cache's (mnist and mnistm built there if missing):
+    runs land in the private folder only."""
+    from uda_nb.config import cache_dir
+    from uda_nb.data import make_task
+
+    make_task("mnist", "mnistm")  # builds the embedded domains in the shared cache if they are missing
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "datasets").symlink_to(cache_dir("datasets"), target_is_directory=True)
+    monkeypatch.setenv("UDA_NB_DATA", str(tmp_path))
+    monkeypatch.setenv("UDA_NB_DEVICE", "cpu")
+    return tmp_path
+
+
+def test_launch_trains_on_two_processes_and_the_notebook_loads_the_run(digits_folder):
+    from uda_nb.launch import is_cached, launch
+
+    spec = RunSpec("dann", "mnist", "mnistm", steps=4, batch_size=8, eval_every=4, eval_samples=50)
+    (result,) = launch(spec, seeds=[0], nproc=2, device="cpu", timeout=TIMEOUT_S)
+    assert result.cached and result.spec.world_size == 2 and is_cached(result.spec, 0, "cpu")
+    assert list(result.history["step"]) == [4] and 0.0 <= result.final["target_acc"] <= 1.0
+    # 2 processes of 8 images per domain trained the model 1 process trains with 16
+    torch.set_num_threads(1)
+    one = run(replace(spec, batch_size=16), 0, device="cpu")
+    worst = max(float((a - b).detach().abs().max()) for a, b in zip(result.method.parameters(), one.method.parameters()))
+    assert worst < 1e-5
+    # a second launch finds the run in the cache and starts no process
+    assert launch(spec, seeds=[0], nproc=2, device="cpu", timeout=1)[0].final == result.final

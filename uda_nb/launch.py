@@ -125,6 +125,22 @@ def launch(spec, seeds=(0,), nproc: int = 2, *, device: str | None = None, timeo
         raise ValueError(f"nproc must be a whole number >= 1 (processes, one per GPU), got {nproc!r}.")
     spec = with_world_size(spec, nproc)
     seeds = [int(s) for s in seeds]
+    missing = [s for s in seeds if not is_cached(spec, s, device)]
+    if missing:
+        _torchrun(spec, missing, nproc, device, timeout, torchrun_args)
+    return [run(spec, s, device=device) for s in seeds]
+
+
+def is_cached(spec, seed: int, device: str | None = None) -> bool:
+    """Whether the run cache holds ``spec`` trained with ``seed`` on this device type."""
+    from .config import cache_dir, get_device
+    from .experiments import run_key
+
+    return (cache_dir("runs") / run_key(spec, seed, get_device(device)) / "result.json").is_file()
+
+
+def _torchrun(spec, seeds: list[int], nproc: int, device: str | None, timeout: float | None,
+              torchrun_args: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory(prefix="uda_nb_launch_") as tmp:
         path = write_spec(spec, Path(tmp) / "spec.json")
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
@@ -134,7 +150,6 @@ def launch(spec, seeds=(0,), nproc: int = 2, *, device: str | None = None, timeo
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-25:])
         raise RuntimeError(f"torchrun exited with {done.returncode} training {spec.method} on {nproc} processes:\n{tail}")
-    return [run(spec, s, device=device) for s in seeds]
 
 
 if __name__ == "__main__":
