@@ -149,6 +149,16 @@ class AveragedGradients(torch.optim.Optimizer):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
+    def state_dict(self) -> dict:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Into the wrapped optimizer, which then shares its new groups and state with this wrapper again
+        (``Optimizer.load_state_dict`` replaces both objects)."""
+        self.inner.load_state_dict(state_dict)
+        self.param_groups = self.inner.param_groups
+        self.state = self.inner.state
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.inner.zero_grad(set_to_none=set_to_none)
 
@@ -202,3 +212,27 @@ def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Mo
         raise ValueError("sync_batchnorm=True needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel): train on GPUs, "
                          "or leave sync_batchnorm=False so that each rank normalises its own batch.")
     return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+
+
+def any_rank(flags: list[bool]) -> list[bool]:
+    """Each flag true if it is true on any rank (one small all-reduce): decisions that every rank must take at the
+    same step (stop on SIGTERM, write a checkpoint) even when only one rank's signal or clock says so."""
+    if not is_distributed():
+        return [bool(f) for f in flags]
+    t = torch.tensor([float(bool(f)) for f in flags], device=_collective_device())
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]
+
+
+def gather_to_main(obj) -> list | None:
+    """Every rank's ``obj`` in rank order, on rank 0 (``None`` on the others); ``[obj]`` in one process."""
+    if not is_distributed():
+        return [obj]
+    box = [None] * world_size() if is_main() else None
+    dist.gather_object(obj, box, dst=0)
+    return box
+
+
+def _collective_device() -> torch.device:
+    """Where a small tensor for a collective lives: the rank's GPU under NCCL, else the CPU."""
+    return torch.device("cuda", local_rank()) if dist.get_backend() == "nccl" else torch.device("cpu")

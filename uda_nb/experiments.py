@@ -35,6 +35,8 @@ from .models.dynamic import DynamicConv2d
 from .train import ADistanceLogger, FeatureSnapshots, FitResult, fit, make_optimizer
 
 RUNS_VERSION = 2  # 2: result.json records the history's column order
+#: the file in a run's cache folder that holds its checkpoint while it trains (uda_nb.checkpoint)
+CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass(frozen=True)
@@ -427,12 +429,18 @@ def runs_note(counts: dict[str, int] | None = None) -> str:
 
 
 def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: bool | None = None,
-        task: Task | None = None) -> RunResult:
+        task: Task | None = None, checkpoint_every: int | None = None,
+        checkpoint_seconds: float | None = 300.0) -> RunResult:
     """Train ``spec`` with ``seed`` (or load the cached result). Deterministic on one CPU for a given seed and
     thread count (``torch.get_num_threads()``: a run's floats change with it, and the cache key does not hold it).
 
     ``task``: train on this task instead of the one the spec names (e.g. real data); the cache key then
     includes a fingerprint of its data.
+
+    With the cache on, a run that trains keeps a checkpoint in its cache folder (``checkpoint.pt``) every
+    ``checkpoint_every`` steps, every ``checkpoint_seconds`` (default 5 minutes) and on SIGTERM
+    (:func:`uda_nb.train.fit`); calling ``run`` again after an interruption (a lost kernel, a pre-empted GPU)
+    resumes from it, and the finished run removes it.
     """
     _check_run_args(spec, seed, task)
     device = distributed.rank_device(get_device(device))
@@ -474,7 +482,9 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
                             eval_every=spec.eval_every,
                             eval_samples=spec.eval_samples, seed=seed, device=device, callbacks=tuple(callbacks),
                             progress=progress, desc=f"{spec.method} seed {seed}", augment=spec.augment,
-                            balance_source=spec.balance_source, sync_batchnorm=spec.sync_batchnorm)
+                            balance_source=spec.balance_source, sync_batchnorm=spec.sync_batchnorm,
+                            checkpoint=(folder / CHECKPOINT) if cache else None, checkpoint_every=checkpoint_every,
+                            checkpoint_seconds=checkpoint_seconds)
     extras = {}
     if snaps is not None:
         extras = {"snapshots": snaps.snapshots, "snapshot_source_labels": snaps.source.labels.cpu(),
@@ -485,6 +495,7 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
     out = RunResult(spec, seed, result.final, result.history, result.seconds, method, extras)
     if cache and distributed.is_main():
         _save(folder, out)
+        (folder / CHECKPOINT).unlink(missing_ok=True)  # the finished run needs no checkpoint
     distributed.barrier()  # no rank goes on (to a run that loads this one) before it is written
     RUN_COUNTS["trained"].add(folder.name)
     return out
