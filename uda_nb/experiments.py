@@ -66,7 +66,8 @@ class RunSpec:
     world_size: how many processes train the run together (``torchrun``, :mod:`uda_nb.launch`); ``batch_size`` is
     then each process's, so the run sees ``world_size * batch_size`` images per domain per step, and the world size
     is part of its cache key. A notebook loads such a run from the cache like any other. sync_batchnorm: BatchNorm
-    statistics over every process's batch (CUDA only; :func:`uda_nb.train.fit`).
+    statistics over every process's batch (CUDA only; :func:`uda_nb.train.fit`). precision: ``"fp32"`` or ``"bf16"``
+    (autocast; :func:`uda_nb.train.fit`).
     """
 
     method: str
@@ -95,6 +96,7 @@ class RunSpec:
     balance_source: bool = False
     world_size: int = 1
     sync_batchnorm: bool = False
+    precision: str = "fp32"
 
     def __post_init__(self):
         # Checks only: a valid spec is stored (and hashed into its cache key) exactly as given.
@@ -117,6 +119,9 @@ class RunSpec:
             raise ValueError(f"RunSpec: unknown backbone {self.backbone!r}: choose one of {known}, 'timm:<name>' for "
                              "any timm architecture (with model={'weights': <checkpoint path>}), or None for the "
                              "task's default.")
+        from .train import PRECISIONS
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"RunSpec: precision must be one of {PRECISIONS}, got {self.precision!r}.")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"RunSpec: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
         if self.augment is not None:
@@ -295,7 +300,7 @@ def build_method(spec: RunSpec, task: Task) -> methods.Method:
 # (every DANN report run) keep their keys.
 _LATER_FIELDS = {"backbone": None, "optimizer": "sgd", "init_from": None, "init_modules": ("features",),
                  "augment": None, "transpar": None, "target_classes": None, "balance_source": False,
-                 "world_size": 1, "sync_batchnorm": False}
+                 "world_size": 1, "sync_batchnorm": False, "precision": "fp32"}
 
 
 def _spec_key(spec: RunSpec) -> dict:
@@ -483,6 +488,7 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
                             eval_samples=spec.eval_samples, seed=seed, device=device, callbacks=tuple(callbacks),
                             progress=progress, desc=f"{spec.method} seed {seed}", augment=spec.augment,
                             balance_source=spec.balance_source, sync_batchnorm=spec.sync_batchnorm,
+                            precision=spec.precision,
                             checkpoint=(folder / CHECKPOINT) if cache else None, checkpoint_every=checkpoint_every,
                             checkpoint_seconds=checkpoint_seconds)
     extras = {}

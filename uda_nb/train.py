@@ -116,6 +116,8 @@ class FitResult:
 
 
 OPTIMIZERS = ("sgd", "nesterov", "adam")
+#: fit()'s precisions: float32, or bfloat16 autocast (weights and optimizer in float32)
+PRECISIONS = ("fp32", "bf16")
 
 
 def make_optimizer(method: Method, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
@@ -139,7 +141,8 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         eval_samples: int | None = 1000, seed: int = 0, device: torch.device | str | None = None,
         callbacks: tuple[Callback, ...] = (), progress: bool | None = None, desc: str | None = None,
         channels_last: bool = True, augment: str | Augmentation | None = None,
-        balance_source: bool = False, sync_batchnorm: bool = False, checkpoint: str | Path | None = None,
+        balance_source: bool = False, sync_batchnorm: bool = False, precision: str = "fp32",
+        checkpoint: str | Path | None = None,
         checkpoint_every: int | None = None, checkpoint_seconds: float | None = 300.0) -> FitResult:
     """Train ``method`` on ``task`` for ``steps`` updates and return a :class:`FitResult`.
 
@@ -169,6 +172,11 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     losses are means over the ranks. ``sync_batchnorm``: BatchNorm statistics over every rank's batch (CUDA only;
     by default each rank normalises its own batch).
 
+    precision: ``"fp32"`` (default) or ``"bf16"``: every iteration (forward and backward) under
+    ``torch.autocast`` with bfloat16, the weights and the optimizer in float32; no loss scaling is needed for
+    bfloat16. Meant for CUDA; it also runs on the CPU (slower there). Which methods it suits:
+    ``benchmarks/results/general.md``, "bf16 autocast".
+
     **Checkpoints** (:mod:`uda_nb.checkpoint`): with ``checkpoint`` (a file path) the run is saved there every
     ``checkpoint_every`` steps, whenever ``checkpoint_seconds`` have passed since the last save (checked after each
     step; ``None``: never by time), and on SIGTERM (then :class:`uda_nb.checkpoint.TrainingInterrupted` is raised
@@ -177,6 +185,8 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     reported, removed and the run starts from step 0.
     """
     augmentation = get_augmentation(augment)
+    if precision not in PRECISIONS:
+        raise ValueError(f"fit: precision must be one of {PRECISIONS}, got {precision!r}.")
     if balance_source and task.kind != "classification":
         raise ValueError("fit: balance_source re-samples the source by class; this task has no classes "
                          f"({task.kind}). Pass balance_source=False.")
@@ -237,6 +247,8 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     bar = tqdm(total=steps, initial=first_step, desc=desc or f"{method.name} {task.name}", disable=not show,
                leave=False, mininterval=1.0)
     scores = None
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
+                else contextlib.nullcontext())
     stop = StopRequest() if checkpoint is not None else contextlib.nullcontext()
     with stop:
         for step in range(first_step, steps):
@@ -247,7 +259,8 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
             batch = _batch(task, source_sampler.next(), target_sampler)
             if augmentation is not None:
                 batch = _augmented(batch, augmentation, aug_gen)
-            logs = method.iteration(batch, p, optimizer)
+            with autocast:
+                logs = method.iteration(batch, p, optimizer)
             if step + 1 == steps and hasattr(optimizer, "end_of_training"):
                 optimizer.end_of_training()  # TransPar's one-shot-last ranks and prunes here, before the last scores
             for k, v in logs.items():
