@@ -121,14 +121,28 @@ def per_rank_update(method, ranks: int, per_rank: int) -> None:
     method.update = update
 
 
-def main(out: str, batch_size: int, steps: int) -> None:
+def train_with_checkpoint(batch_size: int, steps: int, checkpoint: str) -> dict:
+    """DANN with dropout and augmentation (per-rank random streams), a checkpoint every 3 steps."""
+    task = toy_task()
+    method = methods.create("dann", 10, task.image_shape, seed=0, dropout=0.5)
+    res = fit(method, task, steps, batch_size, lr=LR, eval_every=2, seed=0, device="cpu", progress=False,
+              augment="appearance", checkpoint=checkpoint, checkpoint_every=3, checkpoint_seconds=None)
+    return {"params": {n: p.detach().clone() for n, p in res.method.named_parameters()}, "history": res.history,
+            "resumed_from": res.extras["resumed_from"]}
+
+
+def main(out: str, batch_size: int, steps: int, checkpoint: str | None = None) -> None:
     distributed.init_from_env()
     torch.manual_seed(0)
-    for name in CASES:
-        result = train(name, batch_size, steps)
-        torch.save(result, Path(out) / f"{name}-rank{distributed.rank()}.pt")
+    if checkpoint is not None:  # one case, with checkpoints: the test runs it twice (the second resumes)
+        result = train_with_checkpoint(batch_size, steps, checkpoint)
+        torch.save(result, Path(out) / f"checkpointed-rank{distributed.rank()}.pt")
+    else:
+        for name in CASES:
+            result = train(name, batch_size, steps)
+            torch.save(result, Path(out) / f"{name}-rank{distributed.rank()}.pt")
     distributed.barrier()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *(sys.argv[4:5]))

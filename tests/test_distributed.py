@@ -76,6 +76,26 @@ def test_transpar_freezes_the_same_weights_on_every_rank(two_ranks):
     assert conv and abs(sum(int(m.sum()) for m in conv) / sum(m.numel() for m in conv) - 0.5) < 0.01
 
 
+def test_two_processes_resume_from_their_checkpoint(tmp_path):
+    """Every rank's random streams (dropout, augmentation) go into the one checkpoint rank 0 writes; launched again,
+    the run resumes from it on both ranks and ends where the uninterrupted run ended."""
+    from uda_nb.checkpoint import load_checkpoint
+
+    checkpoint, first, second = tmp_path / "checkpoint.pt", tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    _torchrun([str(HERE / "ddp_worker.py"), str(first), str(BATCH), "7", str(checkpoint)])  # saves at 3 and 6
+    saved = load_checkpoint(checkpoint)
+    assert saved["step"] == 6 and saved["world_size"] == 2 and len(saved["per_rank"]) == 2
+    assert not torch.equal(saved["per_rank"][0]["rng"]["torch"], saved["per_rank"][1]["rng"]["torch"])
+    _torchrun([str(HERE / "ddp_worker.py"), str(second), str(BATCH), "7", str(checkpoint)])  # resumes at 6
+    for r in (0, 1):
+        full = torch.load(first / f"checkpointed-rank{r}.pt", weights_only=False)
+        resumed = torch.load(second / f"checkpointed-rank{r}.pt", weights_only=False)
+        assert full["resumed_from"] == 0 and resumed["resumed_from"] == 6
+        assert all(torch.equal(resumed["params"][k], full["params"][k]) for k in full["params"])
+        assert resumed["history"].drop(columns="seconds").equals(full["history"].drop(columns="seconds"))
+
+
 # ----------------------------------------------------------------------------------- one process, no torchrun
 
 
