@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import methods
+from . import distributed, methods
 from .cache import atomic_write, config_key, load_json, save_json
 from .config import Budget, cache_dir, get_device, seed_everything
 from .data import EMBEDDED, make_task, oracle_task, partial_domain, partial_task
@@ -35,6 +35,8 @@ from .models.dynamic import DynamicConv2d
 from .train import ADistanceLogger, FeatureSnapshots, FitResult, fit, make_optimizer
 
 RUNS_VERSION = 2  # 2: result.json records the history's column order
+#: the file in a run's cache folder that holds its checkpoint while it trains (uda_nb.checkpoint)
+CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,11 @@ class RunSpec:
     target_classes: ``None`` or the classes the target keeps (partial domain adaptation,
     :func:`uda_nb.data.partial_task`: the source keeps every class); the oracle then trains on that partial target.
     balance_source: class-balanced source batches (``fit(balance_source=True)``; GSDA's training aid).
+    world_size: how many processes train the run together (``torchrun``, :mod:`uda_nb.launch`); ``batch_size`` is
+    then each process's, so the run sees ``world_size * batch_size`` images per domain per step, and the world size
+    is part of its cache key. A notebook loads such a run from the cache like any other. sync_batchnorm: BatchNorm
+    statistics over every process's batch (CUDA only; :func:`uda_nb.train.fit`). precision: ``"fp32"`` or ``"bf16"``
+    (autocast; :func:`uda_nb.train.fit`).
     """
 
     method: str
@@ -87,6 +94,9 @@ class RunSpec:
     transpar: dict | None = None
     target_classes: tuple[int, ...] | None = None
     balance_source: bool = False
+    world_size: int = 1
+    sync_batchnorm: bool = False
+    precision: str = "fp32"
 
     def __post_init__(self):
         # Checks only: a valid spec is stored (and hashed into its cache key) exactly as given.
@@ -95,7 +105,7 @@ class RunSpec:
             close = difflib.get_close_matches(str(self.method).lower(), methods.METHODS, n=1)
             raise ValueError(f"RunSpec: unknown method {self.method!r}: choose one of {sorted(methods.METHODS)}."
                              + (f" Did you mean {close[0]!r}?" if close else ""))
-        for name in ("steps", "batch_size"):
+        for name in ("steps", "batch_size", "world_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"RunSpec: {name} must be a whole number >= 1, got {value!r}"
@@ -109,6 +119,9 @@ class RunSpec:
             raise ValueError(f"RunSpec: unknown backbone {self.backbone!r}: choose one of {known}, 'timm:<name>' for "
                              "any timm architecture (with model={'weights': <checkpoint path>}), or None for the "
                              "task's default.")
+        from .train import PRECISIONS
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"RunSpec: precision must be one of {PRECISIONS}, got {self.precision!r}.")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"RunSpec: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
         if self.augment is not None:
@@ -286,7 +299,8 @@ def build_method(spec: RunSpec, task: Task) -> methods.Method:
 # Fields added after RUNS_VERSION 2 enter the cache key only when set, so the runs cached before they existed
 # (every DANN report run) keep their keys.
 _LATER_FIELDS = {"backbone": None, "optimizer": "sgd", "init_from": None, "init_modules": ("features",),
-                 "augment": None, "transpar": None, "target_classes": None, "balance_source": False}
+                 "augment": None, "transpar": None, "target_classes": None, "balance_source": False,
+                 "world_size": 1, "sync_batchnorm": False, "precision": "fp32"}
 
 
 def _spec_key(spec: RunSpec) -> dict:
@@ -420,28 +434,39 @@ def runs_note(counts: dict[str, int] | None = None) -> str:
 
 
 def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: bool | None = None,
-        task: Task | None = None) -> RunResult:
+        task: Task | None = None, checkpoint_every: int | None = None,
+        checkpoint_seconds: float | None = 300.0) -> RunResult:
     """Train ``spec`` with ``seed`` (or load the cached result). Deterministic on one CPU for a given seed and
     thread count (``torch.get_num_threads()``: a run's floats change with it, and the cache key does not hold it).
 
     ``task``: train on this task instead of the one the spec names (e.g. real data); the cache key then
     includes a fingerprint of its data.
+
+    With the cache on, a run that trains keeps a checkpoint in its cache folder (``checkpoint.pt``) every
+    ``checkpoint_every`` steps, every ``checkpoint_seconds`` (default 5 minutes) and on SIGTERM
+    (:func:`uda_nb.train.fit`); calling ``run`` again after an interruption (a lost kernel, a pre-empted GPU)
+    resumes from it, and the finished run removes it.
     """
     _check_run_args(spec, seed, task)
-    device = get_device(device)
+    device = distributed.rank_device(get_device(device))
     folder = cache_dir("runs") / run_key(spec, seed, device, task)
     if cache:
         loaded = _load(folder, spec, seed, task)
         if loaded is not None:
             RUN_COUNTS["loaded"].add(folder.name)
             return loaded
+    # a run of several processes trains only under torchrun (uda_nb.launch); any process can load it, above
+    distributed.check_world_size(spec.world_size, f"RunSpec({spec.method!r}, {spec.source!r} -> {spec.target!r})")
     init = None
     if spec.init_from is not None:  # the pretrained run first (cached), so its weights are ready
         init = run(spec.init_from, seed, cache=cache, device=device, progress=progress, task=task)
-    task = task if task is not None else build_task(spec, device)
-    seed_everything(seed)  # model initialisation and dropout
+    if task is None:
+        with distributed.main_first():  # rank 0 builds a missing data set, the others then read it
+            task = build_task(spec, device)
+    seed_everything(seed)  # model initialisation (the same on every rank) and dropout
     method = build_method(spec, task)
-    task = cached_prefix_task(method, task, spec, cache=cache, progress=progress)
+    with distributed.main_first():
+        task = cached_prefix_task(method, task, spec, cache=cache, progress=progress)
     if init is not None:
         load_modules(method, init.method, spec.init_modules)
     optimizer, tracker = spec.optimizer, None
@@ -462,7 +487,10 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
                             eval_every=spec.eval_every,
                             eval_samples=spec.eval_samples, seed=seed, device=device, callbacks=tuple(callbacks),
                             progress=progress, desc=f"{spec.method} seed {seed}", augment=spec.augment,
-                            balance_source=spec.balance_source)
+                            balance_source=spec.balance_source, sync_batchnorm=spec.sync_batchnorm,
+                            precision=spec.precision,
+                            checkpoint=(folder / CHECKPOINT) if cache else None, checkpoint_every=checkpoint_every,
+                            checkpoint_seconds=checkpoint_seconds)
     extras = {}
     if snaps is not None:
         extras = {"snapshots": snaps.snapshots, "snapshot_source_labels": snaps.source.labels.cpu(),
@@ -471,8 +499,10 @@ def run(spec: RunSpec, seed: int, *, cache: bool = True, device=None, progress: 
         extras["transpar_masks"] = tracker.rows
     method = result.method.cpu().eval()
     out = RunResult(spec, seed, result.final, result.history, result.seconds, method, extras)
-    if cache:
+    if cache and distributed.is_main():
         _save(folder, out)
+        (folder / CHECKPOINT).unlink(missing_ok=True)  # the finished run needs no checkpoint
+    distributed.barrier()  # no rank goes on (to a run that loads this one) before it is written
     RUN_COUNTS["trained"].add(folder.name)
     return out
 

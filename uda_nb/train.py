@@ -9,10 +9,12 @@ the history table.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -20,7 +22,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .augment import Augmentation, get_augmentation
+from .checkpoint import StopRequest, TrainingInterrupted, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import get_device, quiet
 from .data.domain import Domain, Task
 from .methods.base import Batch, Method
@@ -30,14 +34,30 @@ from .schedules import lr_schedule
 
 class IndexSampler:
     """Batches of indices into a domain of ``n`` items: a fresh random permutation each epoch, made on the
-    domain's device with its own generator (no global RNG, no host round trip)."""
+    domain's device with its own generator (no global RNG, no host round trip).
 
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator, device: torch.device):
+    ``ranks > 1`` (data-parallel training, :mod:`uda_nb.distributed`): every rank draws the same global batch of
+    ``ranks * batch_size`` indices from the same seeded permutation and keeps its own slice, so the ranks together
+    see exactly the batches one process of batch ``ranks * batch_size`` sees."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, device: torch.device, ranks: int = 1):
+        if ranks > 1 and batch_size * ranks > n:
+            raise ValueError(f"A domain of {n} items cannot give {ranks} ranks {batch_size} items each per step: "
+                             f"lower batch_size to at most {n // ranks}, or train on fewer processes.")
         if batch_size > n:
             batch_size = n  # a tiny domain: every batch is the whole (shuffled) domain
-        self.n, self.batch_size, self.generator, self.device = n, batch_size, generator, device
+        self.n, self.batch_size, self.generator, self.device = n, batch_size * ranks, generator, device
+        self.per_rank, self.ranks = batch_size, ranks
         self._perm = None
         self._pos = n
+
+    def state_dict(self) -> dict:
+        """The position in the current permutation (the generator is the caller's to save)."""
+        return {"perm": None if self._perm is None else self._perm.cpu(), "pos": self._pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._perm = None if state["perm"] is None else state["perm"].to(self.device)
+        self._pos = int(state["pos"])
 
     def next(self) -> torch.Tensor:
         if self._pos + self.batch_size > self.n:
@@ -46,7 +66,7 @@ class IndexSampler:
             self._pos = 0
         idx = self._perm[self._pos:self._pos + self.batch_size]
         self._pos += self.batch_size
-        return idx
+        return distributed.rank_slice(idx, self.per_rank) if self.ranks > 1 else idx
 
 
 class BalancedIndexSampler:
@@ -54,15 +74,24 @@ class BalancedIndexSampler:
     re-sampling of the source): item i has probability ``1 / (C * count(label_i))``, C the number of classes
     present. ``labels`` ``(n,)`` int64; same generator and device conventions as :class:`IndexSampler`."""
 
-    def __init__(self, labels: torch.Tensor, batch_size: int, generator: torch.Generator, device: torch.device):
+    def __init__(self, labels: torch.Tensor, batch_size: int, generator: torch.Generator, device: torch.device,
+                 ranks: int = 1):
         labels = labels.detach().to("cpu").long()
         counts = torch.bincount(labels)
         self.weights = (1.0 / counts.clamp_min(1).double())[labels]
         self.weights = (self.weights / self.weights.sum()).to(generator.device)
-        self.batch_size, self.generator, self.device = batch_size, generator, device
+        self.batch_size, self.generator, self.device = batch_size * ranks, generator, device
+        self.per_rank, self.ranks = batch_size, ranks
+
+    def state_dict(self) -> dict:
+        return {}  # draws with replacement: the generator holds the whole state
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
     def next(self) -> torch.Tensor:
         idx = torch.multinomial(self.weights, self.batch_size, replacement=True, generator=self.generator)
+        idx = distributed.rank_slice(idx, self.per_rank) if self.ranks > 1 else idx
         return idx.to(self.device)
 
 
@@ -87,6 +116,8 @@ class FitResult:
 
 
 OPTIMIZERS = ("sgd", "nesterov", "adam")
+#: fit()'s precisions: float32, or bfloat16 autocast (weights and optimizer in float32)
+PRECISIONS = ("fp32", "bf16")
 
 
 def make_optimizer(method: Method, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
@@ -110,7 +141,9 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
         eval_samples: int | None = 1000, seed: int = 0, device: torch.device | str | None = None,
         callbacks: tuple[Callback, ...] = (), progress: bool | None = None, desc: str | None = None,
         channels_last: bool = True, augment: str | Augmentation | None = None,
-        balance_source: bool = False) -> FitResult:
+        balance_source: bool = False, sync_batchnorm: bool = False, precision: str = "fp32",
+        checkpoint: str | Path | None = None,
+        checkpoint_every: int | None = None, checkpoint_seconds: float | None = 300.0) -> FitResult:
     """Train ``method`` on ``task`` for ``steps`` updates and return a :class:`FitResult`.
 
     batch_size: images per domain per step (source and target each). lr: base learning rate ``mu0`` (default
@@ -131,8 +164,29 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     ``seed``.
     balance_source: draw source batches class-balanced, with replacement (:class:`BalancedIndexSampler`; GSDA's
     training aid) instead of epoch-wise permutations; classification tasks only. Off by default.
+
+    **Several processes** (``torchrun``, :mod:`uda_nb.distributed`): each rank trains on its own ``batch_size``
+    images per domain, a slice of one global batch; every optimizer step (every sub-step of a multi-step method)
+    first averages the gradients over the ranks; augmentation and dropout draw per rank. Rank 0 evaluates, runs
+    the callbacks and shows the progress bar; every rank returns rank 0's history and final metrics, and the logged
+    losses are means over the ranks. ``sync_batchnorm``: BatchNorm statistics over every rank's batch (CUDA only;
+    by default each rank normalises its own batch).
+
+    precision: ``"fp32"`` (default) or ``"bf16"``: every iteration (forward and backward) under
+    ``torch.autocast`` with bfloat16, the weights and the optimizer in float32; no loss scaling is needed for
+    bfloat16. Meant for CUDA; it also runs on the CPU (slower there). Which methods it suits:
+    ``benchmarks/results/general.md``, "bf16 autocast".
+
+    **Checkpoints** (:mod:`uda_nb.checkpoint`): with ``checkpoint`` (a file path) the run is saved there every
+    ``checkpoint_every`` steps, whenever ``checkpoint_seconds`` have passed since the last save (checked after each
+    step; ``None``: never by time), and on SIGTERM (then :class:`uda_nb.checkpoint.TrainingInterrupted` is raised
+    after the save). If the file already holds a checkpoint of this run (same ``steps`` and number of processes),
+    training resumes from it; on the CPU the result equals an uninterrupted run's bit for bit. A damaged file is
+    reported, removed and the run starts from step 0.
     """
     augmentation = get_augmentation(augment)
+    if precision not in PRECISIONS:
+        raise ValueError(f"fit: precision must be one of {PRECISIONS}, got {precision!r}.")
     if balance_source and task.kind != "classification":
         raise ValueError("fit: balance_source re-samples the source by class; this task has no classes "
                          f"({task.kind}). Pass balance_source=False.")
@@ -144,8 +198,11 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     weight_decay = 0.0 if weight_decay is None else weight_decay
     callbacks = _check_fit_args(method, task, steps, batch_size, lr, momentum, weight_decay, optimizer, eval_every,
                                 eval_samples, seed, callbacks)
-    device = get_device(device)
+    device = distributed.rank_device(get_device(device))
+    ranks, main = distributed.world_size(), distributed.is_main()
     task = task.to(device)
+    if sync_batchnorm and ranks > 1:
+        method = distributed.sync_batchnorm(method, device)
     method = method.to(device)
     if channels_last:
         task = task.channels_last()
@@ -153,61 +210,140 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     method.train()
     if optimizer is None or isinstance(optimizer, str):
         optimizer = make_optimizer(method, lr, momentum, weight_decay, kind=optimizer or "sgd")
+    if ranks > 1:
+        optimizer = distributed.AveragedGradients(optimizer)  # every (sub-)step: the gradients' mean over ranks
     lr_factor = lr_schedule(schedule)
     eval_every = eval_every if eval_every is not None else max(1, steps // 10)
-    show = (not quiet()) if progress is None else progress
+    show = ((not quiet()) if progress is None else progress) and main
 
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    source_sampler = (BalancedIndexSampler(task.source.labels, batch_size, gen, device) if balance_source
-                      else IndexSampler(len(task.source), batch_size, gen, device))
-    target_sampler = IndexSampler(len(task.target), batch_size, gen, device) if method.uses_target else None
-    aug_gen = torch.Generator(device="cpu").manual_seed(seed + 104729) if augmentation else None
+    gen = torch.Generator(device="cpu").manual_seed(seed)  # the same on every rank: one global batch, sliced
+    source_sampler = (BalancedIndexSampler(task.source.labels, batch_size, gen, device, ranks) if balance_source
+                      else IndexSampler(len(task.source), batch_size, gen, device, ranks))
+    target_sampler = IndexSampler(len(task.target), batch_size, gen, device, ranks) if method.uses_target else None
+    # augmentation and dropout draw per rank (rank 0 keeps the one-process streams)
+    aug_gen = torch.Generator(device="cpu").manual_seed(seed + 104729 + 7919 * distributed.rank()) \
+        if augmentation else None
+    if distributed.rank() > 0:
+        torch.manual_seed(seed * 1_000_003 + distributed.rank())
     eval_src = _eval_subset(task.source_test, eval_samples, seed)
     eval_tgt = _eval_subset(task.target_test, eval_samples, seed)
 
     rows: list[dict] = []
     sums: dict[str, torch.Tensor] = {}
-    count = 0
-    start = time.perf_counter()
-    bar = tqdm(total=steps, desc=desc or f"{method.name} {task.name}", disable=not show, leave=False,
-               mininterval=1.0)
-    for step in range(steps):
-        p = step / steps
-        factor = lr_factor(p)
-        for group in optimizer.param_groups:
-            group["lr"] = group.get("base_lr", lr) * factor
-        batch = _batch(task, source_sampler.next(), target_sampler)
-        if augmentation is not None:
-            batch = _augmented(batch, augmentation, aug_gen)
-        logs = method.iteration(batch, p, optimizer)
-        if step + 1 == steps and hasattr(optimizer, "end_of_training"):
-            optimizer.end_of_training()  # TransPar's one-shot-last ranks and prunes here, before the last scores
-        for k, v in logs.items():
-            sums[k] = sums[k] + v if k in sums else v.detach().clone()
-        count += 1
-        bar.update(1)
-        if (step + 1) % eval_every == 0 or step + 1 == steps:
-            row = {"step": step + 1, "progress": (step + 1) / steps, "lr": lr * factor}
-            row.update({k: float(v) / count for k, v in sums.items()})
-            _check_finite(row, method, step + 1, lr, task)
-            scores = _scores(method, task, eval_src, eval_tgt)  # target: logging only, never chooses anything
-            row.update(scores)
-            for cb in callbacks:
-                row.update(cb(step + 1, method, task))
-            row["seconds"] = time.perf_counter() - start
-            rows.append(row)
-            headline = ("loss", f"source_{task.metrics[0]}", f"target_{task.metrics[0]}")
-            bar.set_postfix({k: f"{row[k]:.3f}" for k in headline if k in row})
-            sums, count = {}, 0
+    count, first_step, before = 0, 0, 0.0  # before: seconds trained before a resume
+    samplers = {"source": source_sampler, "target": target_sampler}
+    if checkpoint is not None:
+        saved = load_checkpoint(checkpoint)
+        if saved is not None and (saved["steps"], saved["world_size"]) != (steps, ranks):
+            warnings.warn(f"Checkpoint {str(checkpoint)!r} belongs to a run of {saved['steps']} steps on "
+                          f"{saved['world_size']} process(es), not {steps} on {ranks}: starting from step 0.",
+                          stacklevel=2)
+            saved = None
+        if saved is not None:
+            first_step, count, before = saved["step"], saved["count"], saved["seconds"]
+            rows, sums = saved["rows"], {k: v.to(device) for k, v in saved["sums"].items()}
+            _restore(saved, method, optimizer, samplers, gen, aug_gen, callbacks, device)
+    last_save = start = time.perf_counter()
+    bar = tqdm(total=steps, initial=first_step, desc=desc or f"{method.name} {task.name}", disable=not show,
+               leave=False, mininterval=1.0)
+    scores = None
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
+                else contextlib.nullcontext())
+    stop = StopRequest() if checkpoint is not None else contextlib.nullcontext()
+    with stop:
+        for step in range(first_step, steps):
+            p = step / steps
+            factor = lr_factor(p)
+            for group in optimizer.param_groups:
+                group["lr"] = group.get("base_lr", lr) * factor
+            batch = _batch(task, source_sampler.next(), target_sampler)
+            if augmentation is not None:
+                batch = _augmented(batch, augmentation, aug_gen)
+            with autocast:
+                logs = method.iteration(batch, p, optimizer)
+            if step + 1 == steps and hasattr(optimizer, "end_of_training"):
+                optimizer.end_of_training()  # TransPar's one-shot-last ranks and prunes here, before the last scores
+            for k, v in logs.items():
+                sums[k] = sums[k] + v if k in sums else v.detach().clone()
+            count += 1
+            bar.update(1)
+            if (step + 1) % eval_every == 0 or step + 1 == steps:
+                row = {"step": step + 1, "progress": (step + 1) / steps, "lr": lr * factor}
+                row.update({k: float(v) / count for k, v in distributed.average_logs(sums).items()})
+                _check_finite(row, method, step + 1, lr, task)  # the same values on every rank: all stop together
+                if main:  # the other ranks go on to the next step's all-reduce, which waits for this one
+                    scores = _scores(method, task, eval_src, eval_tgt)  # target: logging only, never chooses anything
+                    row.update(scores)
+                    for cb in callbacks:
+                        row.update(cb(step + 1, method, task))
+                    row["seconds"] = time.perf_counter() - start
+                    rows.append(row)
+                    headline = ("loss", f"source_{task.metrics[0]}", f"target_{task.metrics[0]}")
+                    bar.set_postfix({k: f"{row[k]:.3f}" for k in headline if k in row})
+                sums, count = {}, 0
+            if checkpoint is not None:
+                due = [stop.requested, checkpoint_every is not None and (step + 1) % checkpoint_every == 0,
+                       checkpoint_seconds is not None and time.perf_counter() - last_save >= checkpoint_seconds]
+                stop_now, by_steps, by_time = distributed.any_rank(due)  # every rank decides alike
+                if (stop_now or by_steps or by_time) and step + 1 < steps:
+                    _save_checkpoint(checkpoint, step + 1, steps, ranks, method, optimizer, samplers, gen, aug_gen,
+                                     callbacks, rows, sums, count, before + time.perf_counter() - start)
+                    last_save = time.perf_counter()
+                if stop_now and step + 1 < steps:
+                    bar.close()
+                    raise TrainingInterrupted(f"Stopped by SIGTERM after step {step + 1} of {steps}; the checkpoint "
+                                              f"{str(checkpoint)!r} resumes it: run the same call again.")
     bar.close()
-    seconds = time.perf_counter() - start
+    seconds = before + time.perf_counter() - start
     method.eval()
-    if rows and eval_src is task.source_test and eval_tgt is task.target_test:
-        # the last history row already evaluated the final model on the full test splits
-        final = scores
-    else:
-        final = _scores(method, task, task.source_test, task.target_test)
-    return FitResult(method=method, history=pd.DataFrame(rows), final=final, seconds=seconds)
+    final = None
+    if main:
+        if rows and rows[-1]["step"] == steps and scores is not None and eval_src is task.source_test \
+                and eval_tgt is task.target_test:
+            # the last history row already evaluated the final model on the full test splits
+            final = scores
+        else:
+            final = _scores(method, task, task.source_test, task.target_test)
+    rows, final, seconds = distributed.broadcast_from_main((rows, final, seconds))
+    return FitResult(method=method, history=pd.DataFrame(rows), final=final, seconds=seconds,
+                     extras={"resumed_from": first_step})
+
+
+def _save_checkpoint(path, step, steps, ranks, method, optimizer, samplers, gen, aug_gen, callbacks, rows, sums,
+                     count, seconds) -> None:
+    """Write the state after ``step`` steps (rank 0 writes; every rank's random states go into the file)."""
+    mine = {"rng": rng_state(), "aug_generator": None if aug_gen is None else aug_gen.get_state()}
+    per_rank = distributed.gather_to_main(mine)
+    if not distributed.is_main():
+        return
+    extra = getattr(optimizer, "extra_state", None)
+    save_checkpoint(path, {
+        "step": step, "steps": steps, "world_size": ranks, "seconds": seconds, "count": count,
+        "model": method.state_dict(), "optimizer": optimizer.state_dict(),
+        "optimizer_extra": extra() if extra is not None else {},
+        "samplers": {k: (None if s is None else s.state_dict()) for k, s in samplers.items()},
+        "generator": gen.get_state(), "per_rank": per_rank, "rows": rows,
+        "sums": {k: v.detach().cpu() for k, v in sums.items()},
+        "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks]})
+
+
+def _restore(saved, method, optimizer, samplers, gen, aug_gen, callbacks, device) -> None:
+    """Put a checkpoint's state back (the counterpart of :func:`_save_checkpoint`)."""
+    method.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if saved["optimizer_extra"]:
+        optimizer.load_extra_state(saved["optimizer_extra"])
+    for k, s in samplers.items():
+        if s is not None:
+            s.load_state_dict(saved["samplers"][k])
+    gen.set_state(saved["generator"])
+    mine = saved["per_rank"][distributed.rank()]
+    set_rng_state(mine["rng"])
+    if aug_gen is not None:
+        aug_gen.set_state(mine["aug_generator"])
+    for cb, state in zip(callbacks, saved["callbacks"]):
+        if state is not None:
+            cb.load_state_dict(state)
 
 
 def _batch(task: Task, s_idx: torch.Tensor, target_sampler: IndexSampler | None) -> Batch:
@@ -423,3 +559,10 @@ class FeatureSnapshots:
         self.snapshots[step] = (extract_features(method, self.source.images).cpu(),
                                 extract_features(method, self.target.images).cpu())
         return {}
+
+    def state_dict(self) -> dict:
+        """The snapshots so far (for a checkpoint; the samples are drawn again from the seed)."""
+        return {"snapshots": {int(k): list(v) for k, v in self.snapshots.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.snapshots = {int(k): tuple(v) for k, v in state["snapshots"].items()}

@@ -378,6 +378,35 @@ class TransPar(torch.optim.Optimizer):
                 now.copy_(torch.where(off, before[k] if k in before else torch.zeros_like(now), now))
         return None
 
+    def state_dict(self) -> dict:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Into the wrapped optimizer, which then shares its new groups and state with this wrapper again
+        (``Optimizer.load_state_dict`` replaces both objects)."""
+        self.inner.load_state_dict(state_dict)
+        self.param_groups = self.inner.param_groups
+        self.state = self.inner.state
+
+    def _param_index(self) -> dict:
+        return {p: i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
+
+    def extra_state(self) -> dict:
+        """What a checkpoint needs beyond the wrapped optimizer's ``state_dict()``: the last masks, the fixed masks
+        of one-shot-start and the last scores of one-shot-last, keyed by the parameter's position in the groups."""
+        index = self._param_index()
+        return {"masks": {index[p]: m for p, m in self.masks.items()},
+                "frozen": {index[p]: m for p, m in self._frozen.items()},
+                "last_scores": {index[p]: v for p, v in self._last_scores.items()},
+                "last_fraction": dict(self.last_fraction)}
+
+    def load_extra_state(self, state: dict) -> None:
+        params = list(p for g in self.param_groups for p in g["params"])
+        self.masks = {params[i]: m.to(params[i].device) for i, m in state["masks"].items()}
+        self._frozen = {params[i]: m.to(params[i].device) for i, m in state["frozen"].items()}
+        self._last_scores = {params[i]: v.to(params[i].device) for i, v in state["last_scores"].items()}
+        self.last_fraction = dict(state["last_fraction"])
+
     @torch.no_grad()
     def end_of_training(self) -> None:
         """``one-shot-last``: rank every divided group by its last step's scores and prune the untransferable
@@ -475,6 +504,15 @@ class MaskTracker:
         self.roles = {p: g["role"] for g in optimizer.param_groups for p in g["params"]}
         self.rows: list[dict] = []
         self._previous: dict[torch.nn.Parameter, torch.Tensor] = {}
+
+    def state_dict(self) -> dict:
+        """The rows so far and the last masks, by parameter name (for a checkpoint)."""
+        return {"rows": list(self.rows), "previous": {self.names[p]: m for p, m in self._previous.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        by_name = {n: p for p, n in self.names.items()}
+        self.rows = list(state["rows"])
+        self._previous = {by_name[n]: m for n, m in state["previous"].items()}
 
     def __call__(self, step: int, method: Method, task) -> dict:
         out: dict[str, float] = {}
