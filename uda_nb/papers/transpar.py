@@ -256,7 +256,7 @@ class TransParSizes:
 
 #: sized from measured step times (benchmarks/results/general.md, "Report sizing for the references' recipes"): the method
 #: table, the headline, on 3 seeds; TransPar-MDD on TLlib's 1024-wide heads costs 100-140 ms a step, so the table
-#: runs 500 steps and the sweep and variants 250 on the first two seeds. The lecture budget is sized for a live class
+#: runs 400 steps (500 until issue 42's time limits) and the sweep and 04a's ablations 250 on the first two seeds. The lecture budget is sized for a live class
 #: (04_transpar, 04a and 05_gsda in under 2 minutes each on 2 cores from an empty run cache; benchmarks/results/general.md,
 #: "The lecture budget").
 SIZES = {
