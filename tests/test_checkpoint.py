@@ -43,6 +43,16 @@ def _interrupt_after_first_checkpoint(proc: subprocess.Popen, checkpoint: Path, 
     proc.send_signal(sig)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread inside these tests, as in their subprocesses (the same floats); the count is restored after,
+    since other tests' tolerances were measured with the default."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "uninterrupted.pt"
@@ -81,7 +91,6 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tmp_path, unint
 
 
 def test_a_damaged_checkpoint_is_reported_and_the_run_restarts(tmp_path):
-    torch.set_num_threads(1)
     checkpoint = tmp_path / "checkpoint.pt"
     fresh = worker.train(steps=10)
     worker.train(checkpoint, steps=10)  # leaves its checkpoint of step 8
@@ -111,7 +120,6 @@ def test_checkpoint_files_are_whole_or_refused(tmp_path):
 
 
 def test_a_checkpoint_of_another_run_is_not_used(tmp_path):
-    torch.set_num_threads(1)
     checkpoint = tmp_path / "checkpoint.pt"
     worker.train(checkpoint, steps=10)
     with pytest.warns(UserWarning, match="belongs to a run of 10 steps"):

@@ -34,6 +34,16 @@ def _torchrun(args: list[str], nproc: int = 2, env: dict | None = None) -> subpr
     return done
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread inside these tests, as in their subprocesses (the same floats); the count is restored after,
+    since other tests' tolerances were measured with the default."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
@@ -51,7 +61,6 @@ def test_two_processes_train_the_model_one_process_trains(two_ranks, name):
     # rank 0 evaluates and every rank returns its history and final metrics
     assert rank0["final"] == rank1["final"] and rank0["history"].equals(rank1["history"])
     kind = ddp_worker.CASES[name][2]
-    torch.set_num_threads(1)  # the ranks ran one thread each; fewer float differences
     ref = ddp_worker.train(name, 2 * BATCH, STEPS, ranks_in_one_process=2 if kind == "per_rank" else 0)
     worst = max(float((rank0["params"][k] - ref["params"][k]).abs().max()) for k in ref["params"])
     moved = max(float((rank0["params"][k] - init).abs().max()) for k, init in _initial(name).items())
@@ -186,7 +195,6 @@ def test_launch_trains_on_two_processes_and_the_notebook_loads_the_run(digits_fo
     assert result.cached and result.spec.world_size == 2 and is_cached(result.spec, 0, "cpu")
     assert list(result.history["step"]) == [4] and 0.0 <= result.final["target_acc"] <= 1.0
     # 2 processes of 8 images per domain trained the model 1 process trains with 16
-    torch.set_num_threads(1)
     one = run(replace(spec, batch_size=16), 0, device="cpu")
     worst = max(float((a - b).detach().abs().max()) for a, b in zip(result.method.parameters(), one.method.parameters()))
     assert worst < 1e-5

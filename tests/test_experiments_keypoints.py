@@ -19,7 +19,8 @@ def test_new_fields_leave_the_keys_of_older_runs_unchanged():
     spec = RunSpec("dann", "mnist", "mnistm", steps=1500, batch_size=32, adist_samples=400)
     old = {k: v for k, v in asdict(spec).items() if k not in ("backbone", "optimizer", "init_from", "init_modules",
                                                                    "augment", "transpar", "target_classes",
-                                                                   "balance_source")}
+                                                                   "balance_source", "world_size",
+                                                                   "sync_batchnorm", "precision")}
     expected = config_key({"spec": old, "seed": 3, "device": "cpu", "version": RUNS_VERSION,
                            "data": {"mnist": 1, "mnistm": 1}})
     assert run_key(spec, 3, torch.device("cpu")) == expected
