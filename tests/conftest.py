@@ -70,3 +70,13 @@ def isolated_data(tmp_path, monkeypatch):
     """Point UDA_NB_DATA at a temporary folder (run caches land there)."""
     monkeypatch.setenv("UDA_NB_DATA", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread inside a test, as in the subprocesses it compares with (the same floats); the caller's
+    count is restored after, since other tests' tolerances were measured with the default."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -43,14 +43,7 @@ def _interrupt_after_first_checkpoint(proc: subprocess.Popen, checkpoint: Path, 
     proc.send_signal(sig)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread inside these tests, as in their subprocesses (the same floats); the count is restored after,
-    since other tests' tolerances were measured with the default."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: as in the subprocesses
 
 
 @pytest.fixture(scope="module")

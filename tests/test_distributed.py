@@ -34,14 +34,7 @@ def _torchrun(args: list[str], nproc: int = 2, env: dict | None = None) -> subpr
     return done
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread inside these tests, as in their subprocesses (the same floats); the count is restored after,
-    since other tests' tolerances were measured with the default."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: as in the subprocesses
 
 
 @pytest.fixture(scope="module")

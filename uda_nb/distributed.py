@@ -37,6 +37,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from .optim_wrapper import OptimizerWrapper
+
 #: how long a rank waits for the others at a collective before failing (rather than hanging for the default
 #: 30 minutes); ``$UDA_NB_DIST_TIMEOUT`` in seconds
 DEFAULT_TIMEOUT_S = 600
@@ -129,7 +131,7 @@ def check_world_size(expected: int, what: str = "This run") -> None:
                            f"but {have} {'are' if have > 1 else 'is'} running: {how}.")
 
 
-class AveragedGradients(torch.optim.Optimizer):
+class AveragedGradients(OptimizerWrapper):
     """Wraps the optimizer ``fit()`` steps (TransPar included): every :meth:`step` first replaces each parameter's
     gradient by its mean over the ranks (one flat all-reduce of the gradients that exist in this step), then steps
     the wrapped optimizer. Shares the wrapped optimizer's ``param_groups`` and ``state`` (so ``fit()``'s
@@ -139,25 +141,12 @@ class AveragedGradients(torch.optim.Optimizer):
     def __init__(self, optimizer: torch.optim.Optimizer):
         if isinstance(optimizer, AveragedGradients):
             raise TypeError("This optimizer already averages its gradients over the ranks.")
-        self.inner = optimizer
-        super().__init__(optimizer.param_groups, optimizer.defaults)  # the same group dicts, not copies
-        self.param_groups = optimizer.param_groups
-        self.state = optimizer.state
+        super().__init__(optimizer)
 
     def __getattr__(self, name):  # only for attributes this wrapper does not have
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
-
-    def state_dict(self) -> dict:
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Into the wrapped optimizer, which then shares its new groups and state with this wrapper again
-        (``Optimizer.load_state_dict`` replaces both objects)."""
-        self.inner.load_state_dict(state_dict)
-        self.param_groups = self.inner.param_groups
-        self.state = self.inner.state
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.inner.zero_grad(set_to_none=set_to_none)

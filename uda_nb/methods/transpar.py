@@ -71,6 +71,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 import torch.nn.functional as F
 
+from ..optim_wrapper import OptimizerWrapper
 from .base import Batch, Method
 
 SCORES = ("both", "weight", "gradient")
@@ -229,7 +230,7 @@ def _kind(p: torch.Tensor) -> str:
     return "conv" if p.dim() >= 3 else "linear" if p.dim() == 2 else "vector"
 
 
-class TransPar(torch.optim.Optimizer):
+class TransPar(OptimizerWrapper):
     """Wraps an optimizer built over ``method.param_groups`` (one group per role, ``group['role']``) and applies
     TransPar's update rule on top of its step (module docstring). The wrapper *shares* the wrapped optimizer's
     ``param_groups`` (the same dicts) and ``state``, so ``fit()``'s learning-rate schedule reaches it.
@@ -245,7 +246,6 @@ class TransPar(torch.optim.Optimizer):
             raise TypeError(f"TransPar wraps a torch.optim.Optimizer over method.param_groups(...) "
                             f"(train.make_optimizer), got {type(optimizer).__name__}.")
         self.config = TransParConfig.from_dict(config)
-        self.inner = optimizer
         for group in optimizer.param_groups:
             if "role" not in group:
                 raise ValueError("TransPar ranks within roles: build the optimizer over method.param_groups(...) "
@@ -254,9 +254,7 @@ class TransPar(torch.optim.Optimizer):
                 raise ValueError(f"The wrapped optimizer has weight_decay={group['weight_decay']} on role "
                                  f"{group['role']!r}: TransPar applies its own decay (config.decay); build the "
                                  "optimizer with weight_decay=0.")
-        super().__init__(optimizer.param_groups, optimizer.defaults)  # the same group dicts, not copies
-        self.param_groups = optimizer.param_groups
-        self.state = optimizer.state
+        super().__init__(optimizer)  # the same group dicts and state, not copies
         self.masks: dict[torch.nn.Parameter, torch.Tensor] = {}
         self.last_fraction: dict[str, float] = {}
         self._frozen: dict[torch.nn.Parameter, torch.Tensor] = {}  # one-shot-start: fixed masks
@@ -377,16 +375,6 @@ class TransPar(torch.optim.Optimizer):
                 # the state of an untransferable weight does not advance (zero if it had none yet)
                 now.copy_(torch.where(off, before[k] if k in before else torch.zeros_like(now), now))
         return None
-
-    def state_dict(self) -> dict:
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Into the wrapped optimizer, which then shares its new groups and state with this wrapper again
-        (``Optimizer.load_state_dict`` replaces both objects)."""
-        self.inner.load_state_dict(state_dict)
-        self.param_groups = self.inner.param_groups
-        self.state = self.inner.state
 
     def _param_index(self) -> dict:
         return {p: i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
