@@ -175,7 +175,7 @@ def fit(method: Method, task: Task, steps: int, batch_size: int = 64, *, lr: flo
     precision: ``"fp32"`` (default) or ``"bf16"``: every iteration (forward and backward) under
     ``torch.autocast`` with bfloat16, the weights and the optimizer in float32; no loss scaling is needed for
     bfloat16. Meant for CUDA; it also runs on the CPU (slower there). Which methods it suits:
-    ``benchmarks/results/general.md``, "bf16 autocast".
+    ``benchmarks/results/distributed.md``, "bf16 autocast: which methods it suits".
 
     **Checkpoints** (:mod:`uda_nb.checkpoint`): with ``checkpoint`` (a file path) the run is saved there every
     ``checkpoint_every`` steps, whenever ``checkpoint_seconds`` have passed since the last save (checked after each
